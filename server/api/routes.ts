@@ -1,0 +1,118 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Config } from '../config.ts';
+import { BadInputError, CapacityError, InvalidStateError, NotFoundError, UnsupportedError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { ReferenceService } from '../references.ts';
+import type { SessionManager } from '../session/SessionManager.ts';
+import { parseControlMessage } from '../session/controlMessages.ts';
+
+export interface ApiDeps {
+  config: Config;
+  sessions: SessionManager;
+  references: ReferenceService;
+  metrics: Metrics;
+  log: Logger;
+  workerLoad: () => number[];
+}
+
+const IMAGE_TYPES = ['image/png', 'image/jpeg'];
+
+/** The one place that maps error classes to HTTP status codes. */
+export function statusOf(err: unknown): number {
+  if (err instanceof BadInputError) return err.status;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof UnsupportedError) return 422;
+  if (err instanceof CapacityError) return 503;
+  if (err instanceof InvalidStateError) return 409;
+  const e = err as { status?: unknown; statusCode?: unknown; type?: string };
+  if (e?.type === 'entity.too.large') return 413;
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return e.status;
+  if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
+    const code = (err as { code: string }).code;
+    if (code === 'too_large') return 413;
+    if (['not_an_image', 'no_face', 'face_too_small'].includes(code)) return 422;
+  }
+  return 500;
+}
+
+/** Routes of the wire API (DESIGN.md "Wire API"). */
+export function apiRouter(deps: ApiDeps): Router {
+  const { config, sessions, references, metrics } = deps;
+  const r = express.Router();
+
+  r.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', sessions: sessions.size, maxSessions: config.sessions.max, workers: deps.workerLoad() });
+  });
+
+  r.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  r.post(
+    '/v1/references',
+    express.raw({ type: () => true, limit: config.reference.maxBytes }),
+    async (req: Request, res: Response) => {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!IMAGE_TYPES.includes(type)) throw new BadInputError(`Content-Type must be image/png or image/jpeg, got "${type || 'none'}"`, 415);
+      const body = req.body as Buffer | undefined;
+      if (!Buffer.isBuffer(body) || body.length === 0) throw new BadInputError('empty image body', 422);
+      const ref = await references.ingest(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
+      res.status(201).json(references.toJson(ref));
+    },
+  );
+
+  r.get('/v1/references/:id', async (req, res) => {
+    res.json(references.toJson(await references.get(String(req.params.id))));
+  });
+
+  r.post(
+    '/v1/sessions',
+    express.text({ type: () => true, limit: config.limits.sdpBytes }),
+    async (req: Request, res: Response) => {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== 'application/sdp') throw new BadInputError(`Content-Type must be application/sdp, got "${type || 'none'}"`, 415);
+      const offer = typeof req.body === 'string' ? req.body : '';
+      const refParam = req.query.reference;
+      if (refParam !== undefined && typeof refParam !== 'string') throw new BadInputError('reference must be a single id');
+      const ref = await references.get(refParam ?? 'default');
+      const { session, answerSdp } = await sessions.create(offer, references.toWorker(ref));
+      res.status(201).location(`/v1/sessions/${session.id}`).type('application/sdp').send(answerSdp);
+    },
+  );
+
+  r.get('/v1/sessions', (_req, res) => {
+    res.json(sessions.list().map((s) => s.stats()));
+  });
+
+  r.get('/v1/sessions/:id', (req, res) => {
+    res.json(sessions.get(String(req.params.id)).stats());
+  });
+
+  r.post('/v1/sessions/:id/control', express.json({ limit: 4096 }), (req, res) => {
+    const parsed = parseControlMessage(JSON.stringify(req.body ?? null));
+    if ('error' in parsed) throw new BadInputError(parsed.error);
+    sessions.get(String(req.params.id)).applyControl(parsed.message);
+    res.status(204).end();
+  });
+
+  r.delete('/v1/sessions/:id', (req, res) => {
+    sessions.delete(String(req.params.id));
+    res.status(204).end();
+  });
+
+  return r;
+}
+
+/** Error middleware: a one-line reason as JSON, status from statusOf(); 5xx are logged. */
+export function errorHandler(log: Logger) {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const status = statusOf(err);
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    if (status >= 500) log.error({ err: message, stack: (err as Error)?.stack, path: req.path }, 'request failed');
+    else log.info({ status, err: message, path: req.path }, 'request rejected');
+    if (err instanceof CapacityError) res.setHeader('Retry-After', String(err.retryAfterS));
+    if (res.headersSent) return;
+    res.status(status).json({ error: status >= 500 ? 'internal error' : message });
+  };
+}

@@ -1,0 +1,127 @@
+import type { Worker } from 'node:worker_threads';
+import type { PipelineControl } from '../../engines/pipeline.ts';
+import { spawnWorker } from '../../engines/util/spawnWorker.ts';
+import { InvalidStateError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { FromWorker, ToWorker, WorkerFrame, WorkerReference, WorkerVideoSettings } from './pipelineProtocol.ts';
+
+const WORKER_URL = new URL('./pipelineWorker.ts', import.meta.url);
+
+/** Callbacks of one session's pipeline; all run on the main thread. */
+export interface PipelineHandlers {
+  onOpened(lookaheadMs: number): void;
+  onFrame(frame: WorkerFrame): void;
+  onDropped(index: number): void;
+  /** The pipeline failed (its own error, or its worker crashed); the session must end. */
+  onError(message: string): void;
+}
+
+/** Main-thread handle of one session's pipeline inside a worker. */
+export interface PipelineHandle {
+  pushAudio(pcm16k: Float32Array): void;
+  control(msg: PipelineControl): void;
+  requestKeyframe(): void;
+  /** Test hook: crash the worker that hosts this session. */
+  injectCrash(): void;
+  close(): void;
+}
+
+interface PoolWorker {
+  index: number;
+  worker: Worker;
+  sessions: Map<string, PipelineHandlers>;
+}
+
+/** Fixed set of pipeline worker threads; sessions go to the least loaded one; crashed workers restart. */
+export class PipelineWorkerPool {
+  private readonly workers: PoolWorker[] = [];
+  private closed = false;
+
+  /** Called whenever a crashed worker is replaced. */
+  onWorkerRestart: (() => void) | undefined;
+
+  constructor(
+    readonly size: number,
+    private readonly log: Logger,
+  ) {
+    for (let i = 0; i < size; i++) this.workers.push(this.start(i));
+  }
+
+  /** Sessions per worker, for stats. */
+  load(): number[] {
+    return this.workers.map((w) => w.sessions.size);
+  }
+
+  /** Open a session's pipeline in the least loaded worker. */
+  open(
+    sessionId: string,
+    params: { reference: WorkerReference; video: WorkerVideoSettings; seed: number; maxQueueFrames: number },
+    handlers: PipelineHandlers,
+  ): PipelineHandle {
+    if (this.closed) throw new InvalidStateError('worker pool is closed');
+    const pw = this.workers.reduce((a, b) => (b.sessions.size < a.sessions.size ? b : a));
+    pw.sessions.set(sessionId, handlers);
+    this.send(pw, { type: 'open', sessionId, ...params });
+    const send = (msg: ToWorker, transfer?: ArrayBuffer[]) => {
+      // The worker may have been replaced since open: find the session's current home.
+      const home = this.workers.find((w) => w.sessions.has(sessionId));
+      if (home) this.send(home, msg, transfer);
+    };
+    return {
+      pushAudio: (pcm) => send({ type: 'audio', sessionId, pcm }, [pcm.buffer as ArrayBuffer]),
+      control: (control) => send({ type: 'control', sessionId, control }),
+      requestKeyframe: () => send({ type: 'keyframe', sessionId }),
+      injectCrash: () => send({ type: 'crash', sessionId }),
+      close: () => {
+        send({ type: 'close', sessionId });
+        for (const w of this.workers) w.sessions.delete(sessionId);
+      },
+    };
+  }
+
+  /** Terminate every worker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+
+  private send(pw: PoolWorker, msg: ToWorker, transfer?: ArrayBuffer[]): void {
+    pw.worker.postMessage(msg, transfer ?? []);
+  }
+
+  private start(index: number): PoolWorker {
+    const worker = spawnWorker(WORKER_URL, undefined, { name: `pipeline-${index}` });
+    const pw: PoolWorker = { index, worker, sessions: new Map() };
+    worker.on('message', (msg: FromWorker) => {
+      const h = pw.sessions.get(msg.sessionId);
+      if (!h) return;
+      switch (msg.type) {
+        case 'opened':
+          h.onOpened(msg.lookaheadMs);
+          break;
+        case 'frame':
+          h.onFrame(msg);
+          break;
+        case 'dropped':
+          h.onDropped(msg.index);
+          break;
+        case 'error':
+          pw.sessions.delete(msg.sessionId);
+          h.onError(msg.message);
+          break;
+      }
+    });
+    worker.on('error', (err) => this.log.error({ worker: index, err: err.message }, 'pipeline worker crashed'));
+    worker.on('exit', (code) => {
+      if (this.closed) return;
+      const orphans = [...pw.sessions.values()];
+      this.log.warn({ worker: index, code, sessions: orphans.length }, 'pipeline worker exited; restarting it');
+      const replacement = this.start(index);
+      this.workers[this.workers.indexOf(pw)] = replacement;
+      this.onWorkerRestart?.();
+      for (const h of orphans) h.onError(`render worker ${index} crashed`);
+    });
+    return pw;
+  }
+}

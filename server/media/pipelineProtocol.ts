@@ -1,0 +1,52 @@
+import type { PipelineControl } from '../../engines/pipeline.ts';
+
+/** Video settings a pipeline worker needs for one session. */
+export interface WorkerVideoSettings {
+  codec: 'h264' | 'vp8';
+  width: number;
+  height: number;
+  fps: number;
+  bitrateKbps: number;
+  keyframeIntervalFrames: number;
+}
+
+/** A portrait as sent to a worker (structured-cloned once per session). */
+export interface WorkerReference {
+  id: string;
+  width: number;
+  height: number;
+  rgba: Uint8Array;
+  landmarks: Float32Array;
+}
+
+/** Messages from the main thread to a pipeline worker. */
+export type ToWorker =
+  | { type: 'open'; sessionId: string; reference: WorkerReference; video: WorkerVideoSettings; seed: number; maxQueueFrames: number }
+  | { type: 'audio'; sessionId: string; pcm: Float32Array }
+  | { type: 'control'; sessionId: string; control: PipelineControl }
+  | { type: 'keyframe'; sessionId: string }
+  | { type: 'close'; sessionId: string }
+  /** Test hook: make the worker throw from inside a session's frame loop. */
+  | { type: 'crash'; sessionId: string };
+
+/** One encoded frame and what it cost. */
+export interface WorkerFrame {
+  type: 'frame';
+  sessionId: string;
+  index: number;
+  /** Start of the audio this frame shows, ms of the session's media clock. */
+  audioTimeMs: number;
+  keyframe: boolean;
+  /** H.264 Annex B or a VP8 frame. */
+  data: Uint8Array;
+  mouthOpen: number;
+  renderMs: number;
+  encodeMs: number;
+}
+
+/** Messages from a pipeline worker to the main thread. */
+export type FromWorker =
+  | { type: 'opened'; sessionId: string; lookaheadMs: number }
+  | WorkerFrame
+  | { type: 'dropped'; sessionId: string; index: number }
+  | { type: 'error'; sessionId: string; message: string };

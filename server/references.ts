@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { sharedFaceLandmarker } from '../engines/face/FaceLandmarker.ts';
+import { ReferenceCache } from '../engines/face/ReferenceCache.ts';
+import type { ReferencePortrait } from '../engines/types.ts';
+import type { Config } from './config.ts';
+import { NotFoundError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import type { WorkerReference } from './media/pipelineProtocol.ts';
+
+/** Project root, for config paths given relative to it. */
+const ROOT = new URL('..', import.meta.url);
+
+/** Portrait ingest and lookup for the API; the default portrait is ingested at start. */
+export class ReferenceService {
+  private readonly cache: ReferenceCache;
+  private defaultId: string | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly metrics: Metrics,
+  ) {
+    const { reference, video } = config;
+    this.cache = new ReferenceCache({
+      landmarker: sharedFaceLandmarker(),
+      width: video.width,
+      height: video.height,
+      maxBytes: reference.maxBytes,
+      maxPixels: reference.maxPixels,
+      memoryEntries: reference.memoryEntries,
+      diskDir: reference.cacheDir ? resolve(new URL(ROOT).pathname, reference.cacheDir) : undefined,
+    });
+  }
+
+  /** Ingest the configured default portrait; fails loudly if it has no usable face. */
+  async start(): Promise<void> {
+    const path = resolve(new URL(ROOT).pathname, this.config.reference.default);
+    const bytes = await readFile(path).catch((e: Error) => {
+      throw new Error(`cannot read reference.default ${path}: ${e.message}`);
+    });
+    this.defaultId = (await this.ingest(new Uint8Array(bytes))).id;
+  }
+
+  /** Ingest (or find cached) portrait bytes. */
+  async ingest(bytes: Uint8Array): Promise<ReferencePortrait> {
+    const before = this.cache.detectorRuns;
+    const ref = await this.cache.getOrIngest(bytes);
+    if (this.cache.detectorRuns > before) this.metrics.referencesIngested.inc();
+    return ref;
+  }
+
+  /** A stored portrait by id ('default' names the configured default). */
+  async get(id: string): Promise<ReferencePortrait> {
+    const key = id === 'default' ? this.defaultId : id;
+    if (!key || !/^[0-9a-f]{64}$/.test(key)) throw new NotFoundError(`unknown reference "${id.slice(0, 80)}"`);
+    const ref = await this.cache.get(key);
+    if (!ref) throw new NotFoundError(`unknown reference "${id}"`);
+    return ref;
+  }
+
+  /** Wire form: `{ id, width, height, landmarks: [[x, y] x 468] }`. */
+  toJson(ref: ReferencePortrait): { id: string; width: number; height: number; landmarks: number[][] } {
+    const landmarks: number[][] = [];
+    for (let i = 0; i < ref.landmarks.length; i += 2) {
+      landmarks.push([Math.round(ref.landmarks[i]! * 100) / 100, Math.round(ref.landmarks[i + 1]! * 100) / 100]);
+    }
+    return { id: ref.id, width: ref.image.width, height: ref.image.height, landmarks };
+  }
+
+  /** Form sent to a pipeline worker. */
+  toWorker(ref: ReferencePortrait): WorkerReference {
+    return { id: ref.id, width: ref.image.width, height: ref.image.height, rgba: ref.image.data, landmarks: ref.landmarks };
+  }
+
+  async close(): Promise<void> {
+    await sharedFaceLandmarker().close();
+  }
+}

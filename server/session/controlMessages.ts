@@ -1,0 +1,43 @@
+import type { PipelineControl } from '../../engines/pipeline.ts';
+
+/** Largest control message accepted, bytes. */
+export const MAX_CONTROL_BYTES = 4096;
+/** Head pose overrides are clamped to +-this many degrees. */
+const MAX_POSE_DEG = 30;
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/** Parse one message from the `control` data channel; never throws. */
+export function parseControlMessage(data: string | Buffer): { message: PipelineControl } | { error: string } {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  if (text.length > MAX_CONTROL_BYTES) return { error: `control message larger than ${MAX_CONTROL_BYTES} bytes` };
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return { error: 'control message is not JSON' };
+  }
+  if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return { error: 'control message must be a JSON object' };
+  const m = msg as Record<string, unknown>;
+  switch (m.type) {
+    case 'clear':
+      return { message: { type: 'clear' } };
+    case 'pose':
+      if (m.reset === true) return { message: { type: 'pose', reset: true } };
+      if (![m.yaw, m.pitch, m.roll].every(finite)) return { error: 'pose needs finite numbers yaw, pitch, roll (degrees), or reset:true' };
+      return {
+        message: {
+          type: 'pose',
+          yaw: clamp(m.yaw as number, -MAX_POSE_DEG, MAX_POSE_DEG),
+          pitch: clamp(m.pitch as number, -MAX_POSE_DEG, MAX_POSE_DEG),
+          roll: clamp(m.roll as number, -MAX_POSE_DEG, MAX_POSE_DEG),
+        },
+      };
+    case 'expression':
+      if (!finite(m.scale)) return { error: 'expression needs a finite number scale (0..2)' };
+      return { message: { type: 'expression', scale: clamp(m.scale, 0, 2) } };
+    default:
+      return { error: `unknown control message type ${JSON.stringify(m.type)}; expected clear, pose or expression` };
+  }
+}

@@ -1,0 +1,71 @@
+import { BadInputError, UnsupportedError } from '../errors.ts';
+
+/** What the server needs to know about a client's offer before negotiating. */
+export interface OfferSummary {
+  hasAudioOpus: boolean;
+  /** H.264 with packetization-mode=1 and a constrained-baseline profile is offered. */
+  hasH264: boolean;
+  hasVp8: boolean;
+  hasVideo: boolean;
+  hasDataChannel: boolean;
+}
+
+const CONSTRAINED_BASELINE = /^42e0/i;
+
+/**
+ * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
+ * Throws BadInputError for malformed text and UnsupportedError for offers we cannot serve.
+ */
+export function inspectOffer(sdp: string, maxBytes: number): OfferSummary {
+  if (sdp.length === 0) throw new BadInputError('empty SDP offer');
+  if (Buffer.byteLength(sdp) > maxBytes) throw new BadInputError(`SDP offer larger than ${maxBytes} bytes`, 413);
+  const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
+  if (lines[0] !== 'v=0') throw new BadInputError('malformed SDP offer: first line must be v=0');
+  for (const line of lines) {
+    if (!/^[a-z]=/.test(line)) throw new BadInputError(`malformed SDP offer: bad line "${line.slice(0, 40)}"`);
+  }
+  const sections: { kind: string; lines: string[] }[] = [];
+  for (const line of lines) {
+    if (line.startsWith('m=')) sections.push({ kind: line.slice(2).split(' ')[0] ?? '', lines: [line] });
+    else sections.at(-1)?.lines.push(line);
+  }
+  if (sections.length === 0) throw new BadInputError('malformed SDP offer: no media sections');
+  if (!lines.some((l) => l.startsWith('a=fingerprint:'))) throw new BadInputError('SDP offer has no DTLS fingerprint');
+  if (!lines.some((l) => l.startsWith('a=ice-ufrag:'))) throw new BadInputError('SDP offer has no ICE credentials');
+
+  const rtpmaps = (s: { lines: string[] }, codec: string) =>
+    s.lines
+      .map((l) => new RegExp(`^a=rtpmap:(\\d+) ${codec}/`, 'i').exec(l)?.[1])
+      .filter((pt): pt is string => pt !== undefined);
+  const fmtp = (s: { lines: string[] }, pt: string) => s.lines.find((l) => l.startsWith(`a=fmtp:${pt} `)) ?? '';
+
+  const audio = sections.filter((s) => s.kind === 'audio' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=recvonly'));
+  const video = sections.filter((s) => s.kind === 'video' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=sendonly'));
+  const hasAudioOpus = audio.some((s) => rtpmaps(s, 'opus').length > 0);
+  const hasH264 = video.some((s) =>
+    rtpmaps(s, 'H264').some((pt) => {
+      const f = fmtp(s, pt);
+      const profile = /profile-level-id=([0-9a-f]{6})/i.exec(f)?.[1] ?? '';
+      return /packetization-mode=1/.test(f) && CONSTRAINED_BASELINE.test(profile);
+    }),
+  );
+  const hasVp8 = video.some((s) => rtpmaps(s, 'VP8').length > 0);
+  const summary = {
+    hasAudioOpus,
+    hasH264,
+    hasVp8,
+    hasVideo: video.length > 0,
+    hasDataChannel: sections.some((s) => s.kind === 'application'),
+  };
+  if (audio.length === 0) throw new UnsupportedError('SDP offer has no audio the server can receive (need audio sendrecv or sendonly)');
+  if (!hasAudioOpus) throw new UnsupportedError('SDP offer has no Opus audio');
+  if (!summary.hasVideo) throw new UnsupportedError('SDP offer has no video the server can send (need video recvonly or sendrecv)');
+  if (!hasH264 && !hasVp8) throw new UnsupportedError('SDP offer has neither H.264 (42e0xx, packetization-mode=1) nor VP8 video');
+  return summary;
+}
+
+/** Pick the video codec: the configured one if offered, else the other. */
+export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8'): 'h264' | 'vp8' {
+  if (preferred === 'h264') return offer.hasH264 ? 'h264' : 'vp8';
+  return offer.hasVp8 ? 'vp8' : 'h264';
+}
