@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BadInputError, UnsupportedError } from '../../server/errors.ts';
+import { AudioArrivalLog } from '../../server/session/AudioArrivalLog.ts';
+import { LatencyStats } from '../../server/session/LatencyStats.ts';
+import { parseControlMessage } from '../../server/session/controlMessages.ts';
+import { chooseVideoCodec, inspectOffer } from '../../server/session/sdpOffer.ts';
+
+const offer = (media: string) =>
+  ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789012345678901', media, ''].join('\r\n');
+const AUDIO = 'm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2';
+const H264 = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+const H264_HIGH_ONLY = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=640c1f';
+const VP8 = 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\na=rtpmap:96 VP8/90000';
+
+test('an offer with Opus audio and H.264 + VP8 video is summarised', () => {
+  const s = inspectOffer(offer(`${AUDIO}\r\n${H264}\r\na=rtpmap:96 VP8/90000`), 65536);
+  assert.deepEqual(s, { hasAudioOpus: true, hasH264: true, hasVp8: true, hasVideo: true, hasDataChannel: false });
+  assert.equal(chooseVideoCodec(s, 'h264'), 'h264');
+  assert.equal(chooseVideoCodec(s, 'vp8'), 'vp8');
+});
+
+test('the codec falls back to what the offer has', () => {
+  const vp8Only = inspectOffer(offer(`${AUDIO}\r\n${VP8}`), 65536);
+  assert.equal(chooseVideoCodec(vp8Only, 'h264'), 'vp8');
+  const h264Only = inspectOffer(offer(`${AUDIO}\r\n${H264}`), 65536);
+  assert.equal(chooseVideoCodec(h264Only, 'vp8'), 'h264');
+});
+
+test('H.264 without a constrained-baseline profile does not count as H.264', () => {
+  assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${H264_HIGH_ONLY}`), 65536), UnsupportedError);
+});
+
+test('bad offers are refused with the reason', () => {
+  assert.throws(() => inspectOffer('', 65536), (e: unknown) => e instanceof BadInputError && /empty/.test(e.message));
+  assert.throws(() => inspectOffer('hello world', 65536), (e: unknown) => e instanceof BadInputError && /v=0/.test(e.message));
+  assert.throws(() => inspectOffer(offer(H264), 65536), (e: unknown) => e instanceof UnsupportedError && /no audio/.test(e.message));
+  assert.throws(() => inspectOffer(offer(AUDIO), 65536), (e: unknown) => e instanceof UnsupportedError && /no video/.test(e.message));
+  assert.throws(
+    () => inspectOffer(offer(`${AUDIO}\r\n${VP8}`), 100),
+    (e: unknown) => e instanceof BadInputError && e.status === 413,
+  );
+  const noFingerprint = offer(`${AUDIO}\r\n${VP8}`).replace('a=fingerprint:sha-256 AA:BB\r\n', '');
+  assert.throws(() => inspectOffer(noFingerprint, 65536), /fingerprint/);
+});
+
+test('control messages are parsed, clamped and validated', () => {
+  assert.deepEqual(parseControlMessage('{"type":"clear"}'), { message: { type: 'clear' } });
+  assert.deepEqual(parseControlMessage('{"type":"pose","yaw":90,"pitch":-5,"roll":0}'), {
+    message: { type: 'pose', yaw: 30, pitch: -5, roll: 0 },
+  });
+  assert.deepEqual(parseControlMessage('{"type":"expression","scale":5}'), { message: { type: 'expression', scale: 2 } });
+  assert.match((parseControlMessage('nope') as { error: string }).error, /not JSON/);
+  assert.match((parseControlMessage('{"type":"pose","yaw":"x"}') as { error: string }).error, /finite/);
+  assert.match((parseControlMessage('{"type":"dance"}') as { error: string }).error, /unknown control message type "dance"/);
+  assert.match((parseControlMessage('x'.repeat(5000)) as { error: string }).error, /larger than/);
+});
+
+test('audio arrival log finds the first chunk that covers an audio time', () => {
+  const log = new AudioArrivalLog(4);
+  log.record(20, 1000);
+  log.record(40, 1020);
+  log.record(60, 1045);
+  assert.equal(log.arrivalOf(10), 1000);
+  assert.equal(log.arrivalOf(40), 1020);
+  assert.equal(log.arrivalOf(41), 1045);
+  assert.equal(log.arrivalOf(61), undefined);
+  log.record(80, 1060);
+  log.record(100, 1080); // overwrites the 20 ms entry
+  assert.equal(log.arrivalOf(10), 1020, 'older than the log: the oldest entry still covering it');
+});
+
+test('latency stats give nearest-rank percentiles over the window', () => {
+  const s = new LatencyStats(100);
+  for (let i = 1; i <= 100; i++) s.add(i);
+  assert.deepEqual(s.summary(), { p50: 50, p95: 95, p99: 99, count: 100 });
+  s.add(1000); // replaces 1
+  assert.equal(s.summary().p99, 100);
+  assert.equal(s.summary().count, 100);
+  assert.deepEqual(new LatencyStats(4).summary(), { p50: 0, p95: 0, p99: 0, count: 0 });
+});
