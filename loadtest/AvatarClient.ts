@@ -10,7 +10,6 @@
  *   await client.close();            // DELETE /v1/sessions/{id}, close the peer
  */
 import { performance } from 'node:perf_hooks';
-import opus from '@discordjs/opus';
 import {
   MediaStreamTrack,
   RTCPeerConnection,
@@ -22,15 +21,13 @@ import {
   useVP8,
 } from 'werift';
 import type { RTCDataChannel, RTCRtpCodecParameters, RTCRtpTransceiver } from 'werift';
-
-// @discordjs/opus is CommonJS: Node's ESM loader cannot see its named exports.
-const { OpusEncoder } = opus;
+import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
 
 /** Audio sample rate the client encodes at (Hz). */
-export const AUDIO_RATE_HZ = 48_000;
+export const AUDIO_RATE_HZ = OPUS_RATE;
 /** Opus packet duration (ms). */
 export const AUDIO_PACKET_MS = 20;
-const SAMPLES_PER_PACKET = (AUDIO_RATE_HZ * AUDIO_PACKET_MS) / 1000; // 960
+const SAMPLES_PER_PACKET = OPUS_FRAME_SAMPLES; // 20 ms at 48 kHz
 /** When the event loop stalls longer than this, skip audio instead of bursting it (ms). */
 const MAX_CATCH_UP_MS = 200;
 /** Frames whose marker packet never came are abandoned after this many newer frames. */
@@ -164,17 +161,14 @@ const encodedAudioCache = new WeakMap<Float32Array, Buffer[]>();
 export function encodeOpusPackets(audio: Float32Array): Buffer[] {
   const cached = encodedAudioCache.get(audio);
   if (cached) return cached;
-  const encoder = new OpusEncoder(AUDIO_RATE_HZ, 1);
+  const encoder = new OpusEncoder();
+  const frame = new Float32Array(SAMPLES_PER_PACKET);
   const packets: Buffer[] = [];
-  const pcm16 = Buffer.alloc(SAMPLES_PER_PACKET * 2);
   for (let start = 0; start < audio.length; start += SAMPLES_PER_PACKET) {
-    pcm16.fill(0);
-    const end = Math.min(start + SAMPLES_PER_PACKET, audio.length);
-    for (let i = start; i < end; i++) {
-      const s = Math.max(-1, Math.min(1, audio[i]!));
-      pcm16.writeInt16LE(Math.round(s * 32767), (i - start) * 2);
-    }
-    packets.push(encoder.encode(pcm16));
+    frame.fill(0);
+    frame.set(audio.subarray(start, Math.min(start + SAMPLES_PER_PACKET, audio.length)));
+    const packet = encoder.encodeFrame(frame);
+    packets.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength));
   }
   encodedAudioCache.set(audio, packets);
   return packets;
@@ -182,7 +176,10 @@ export function encodeOpusPackets(audio: Float32Array): Buffer[] {
 
 let silencePacket: Buffer | null = null;
 function opusSilence(): Buffer {
-  silencePacket ??= new OpusEncoder(AUDIO_RATE_HZ, 1).encode(Buffer.alloc(SAMPLES_PER_PACKET * 2));
+  if (!silencePacket) {
+    const packet = new OpusEncoder().encodeFrame(new Float32Array(SAMPLES_PER_PACKET));
+    silencePacket = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
+  }
   return silencePacket;
 }
 
@@ -458,6 +455,11 @@ export class AvatarClient {
   resume(): void {
     if (this.paused) this.talkspurt = true;
     this.paused = false;
+  }
+
+  /** Raw server-side latency samples from `frame` messages (ms), in arrival order. */
+  latencySamples(): readonly number[] {
+    return this.latencies;
   }
 
   /** Snapshot of the measurements, as a plain object. */

@@ -100,7 +100,7 @@ export class FaceLandmarker {
       if (reply.error !== undefined) p.reject(new Error(`face detection failed: ${reply.error}`));
       else p.resolve(reply.faces ?? []);
     });
-    worker.on('error', (err) => this.workerDied(worker, err));
+    worker.on('error', (err: unknown) => this.workerDied(worker, err instanceof Error ? err : new Error(String(err))));
     worker.on('exit', (code) => this.workerDied(worker, new Error(`face landmarker worker exited [code:${code}]`)));
     this.worker = worker;
     return worker;

@@ -37,7 +37,7 @@ function mean(lm: Landmarks2D, ids: number[], axis: 0 | 1): number {
  * height, centred between the eyes), shifted to stay inside the source where it fits.
  */
 export function framePortrait(lm: Landmarks2D, srcWidth: number, srcHeight: number, opts: FramingOptions): CropTransform {
-  const { width, height, faceFraction = 0.5, faceCentreY = 0.45, minRollDeg = 1 } = opts;
+  const { width, height, faceFraction = 0.46, faceCentreY = 0.47, minRollDeg = 1 } = opts;
   const lx = mean(lm, EYE_CORNERS_IMAGE_LEFT, 0), ly = mean(lm, EYE_CORNERS_IMAGE_LEFT, 1);
   const rx = mean(lm, EYE_CORNERS_IMAGE_RIGHT, 0), ry = mean(lm, EYE_CORNERS_IMAGE_RIGHT, 1);
   let roll = Math.atan2(ry - ly, rx - lx);

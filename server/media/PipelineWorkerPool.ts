@@ -112,7 +112,7 @@ export class PipelineWorkerPool {
           break;
       }
     });
-    worker.on('error', (err) => this.log.error({ worker: index, err: err.message }, 'pipeline worker crashed'));
+    worker.on('error', (err: Error) => this.log.error({ worker: index, err: err.message }, 'pipeline worker crashed'));
     worker.on('exit', (code) => {
       if (this.closed) return;
       const orphans = [...pw.sessions.values()];

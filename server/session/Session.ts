@@ -13,7 +13,7 @@ import { InvalidStateError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { TypedEmitter } from '../TypedEmitter.ts';
-import { JitterBuffer } from '../media/JitterBuffer.ts';
+import { JitterBuffer, type JitterBufferOutput } from '../media/JitterBuffer.ts';
 import { OpusDecoder } from '../media/OpusCodec.ts';
 import { Resampler } from '../media/Resampler.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
@@ -22,7 +22,7 @@ import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorker
 import type { WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
 import { parseControlMessage } from './controlMessages.ts';
-import { chooseVideoCodec, inspectOffer } from './sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offersHighProfile } from './sdpOffer.ts';
 import { LatencyStats } from './LatencyStats.ts';
 
 /** Wall clock in ms with sub-ms resolution. */
@@ -30,12 +30,14 @@ const now = () => performance.timeOrigin + performance.now();
 
 const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
 const VIDEO_FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
-const H264 = new RTCRtpCodecParameters({
-  mimeType: 'video/H264',
-  clockRate: 90000,
-  rtcpFeedback: VIDEO_FEEDBACK,
-  parameters: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1',
-});
+/** H.264 answer parameters for the offer's chosen profile-level-id (see sdpOffer.ts for why High comes first). */
+const h264 = (profileLevelId: string) =>
+  new RTCRtpCodecParameters({
+    mimeType: 'video/H264',
+    clockRate: 90000,
+    rtcpFeedback: VIDEO_FEEDBACK,
+    parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${profileLevelId}`,
+  });
 const VP8 = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: VIDEO_FEEDBACK });
 
 /** How long a session may take to connect before it is given up, ms. */
@@ -43,6 +45,8 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** Interval of the idle check and of stats messages, ms. */
 const TICK_MS = 20;
 const STATS_EVERY_MS = 1000;
+/** A longer gap is a stream restart, not loss: conceal at most this many packets of it. */
+const MAX_CONCEALED_PACKETS = 5;
 
 export interface SessionEvents extends Record<string, unknown[]> {
   /** Emitted once when the session ends, with the reason. */
@@ -65,6 +69,7 @@ export interface SessionStats {
   audioMs: number;
   latencyMs: { p50: number; p95: number; p99: number; count: number };
   firstFrameMs: number | undefined;
+  firstAudioMediaMs: number | undefined;
   renderMsAvg: number;
   encodeMsAvg: number;
 }
@@ -90,10 +95,10 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly config: Config;
   private readonly metrics: Metrics;
   private readonly pc: RTCPeerConnection;
-  private readonly jitter: JitterBuffer;
+  private readonly jitter: JitterBuffer<Buffer>;
   private readonly opus = new OpusDecoder();
-  private readonly resampler = new Resampler(48000, 16000);
-  private readonly packetizer: VideoPacketizer;
+  private readonly resampler: Resampler;
+  private packetizer: VideoPacketizer | undefined;
   private readonly arrivals = new AudioArrivalLog();
   private readonly latency = new LatencyStats(1024);
   private pipeline: PipelineHandle | undefined;
@@ -116,6 +121,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     /** Samples at 16 kHz delivered to the pipeline: the session's media clock. */
     audioSamples: 0,
     firstFrameMs: undefined as number | undefined,
+    /** Media clock position when the first real audio packet was delivered (idle fill may come before it), ms. */
+    firstAudioMediaMs: undefined as number | undefined,
     renderMsTotal: 0,
     encodeMsTotal: 0,
   };
@@ -123,17 +130,19 @@ export class Session extends TypedEmitter<SessionEvents> {
   private constructor(
     private readonly opts: SessionOptions,
     codec: 'h264' | 'vp8',
+    resampler: Resampler,
+    h264ProfileLevelId: string,
   ) {
     super();
+    this.resampler = resampler;
     this.config = opts.config;
     this.metrics = opts.metrics;
     this.codec = codec;
     this.log = opts.log.child({ sessionId: this.id });
-    const { webrtc, audio, video } = this.config;
-    this.jitter = new JitterBuffer({ maxDelayMs: audio.jitterBufferMs, maxPackets: 64 });
-    this.packetizer = new VideoPacketizer({ codec, mtu: video.mtu });
+    const { webrtc, audio } = this.config;
+    this.jitter = new JitterBuffer<Buffer>({ maxDelayMs: audio.jitterBufferMs, maxPackets: 64 });
     this.pc = new RTCPeerConnection({
-      codecs: { audio: [OPUS], video: [codec === 'h264' ? H264 : VP8] },
+      codecs: { audio: [OPUS], video: [codec === 'h264' ? h264(h264ProfileLevelId) : VP8] },
       iceServers: webrtc.iceServers.map((s) => ({ ...s })),
       iceAdditionalHostAddresses: [...webrtc.additionalHostAddresses],
       iceStunGatherTimeout: webrtc.stunGatherTimeoutMs,
@@ -144,7 +153,12 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** Negotiate a session from a client's offer; resolves with the session and its SDP answer (gathering complete). */
   static async create(opts: SessionOptions): Promise<{ session: Session; answerSdp: string }> {
     const offer = inspectOffer(opts.offerSdp, opts.config.limits.sdpBytes);
-    const session = new Session(opts, chooseVideoCodec(offer, opts.config.video.codec));
+    const resampler = await Resampler.create({ inputRate: 48000, outputRate: 16000, maxInputSamples: 5760 });
+    const codec = chooseVideoCodec(offer, opts.config.video.codec);
+    const session = new Session(opts, codec, resampler, offer.h264ProfileLevelId ?? '64001f');
+    if (codec === 'h264' && !offersHighProfile(offer)) {
+      session.log.warn({ profileLevelId: offer.h264ProfileLevelId }, 'offer has only baseline H.264 and no VP8; sending High-profile H.264 anyway');
+    }
     try {
       const answerSdp = await session.negotiate();
       return { session, answerSdp };
@@ -179,7 +193,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new InvalidStateError(`no local description after negotiation [sessionId:${this.id}]`);
 
-    this.disposers.push(onKeyframeRequest(video, video.sender.ssrc, () => this.pipeline?.requestKeyframe(), this.log));
+    const payloadType = video.sender.codec?.payloadType;
+    if (payloadType === undefined) throw new InvalidStateError(`no video codec negotiated [sessionId:${this.id}]`);
+    this.packetizer = new VideoPacketizer({ codec: this.codec, payloadType, ssrc: video.sender.ssrc, maxPayloadBytes: this.config.video.mtu });
+    this.disposers.push(onKeyframeRequest(video, video.sender.ssrc, () => this.pipeline?.requestKeyframe()));
     this.openPipeline();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.timers.push(
@@ -249,7 +266,14 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.closed) return;
     this.s.audioPacketsReceived++;
     const t = now();
-    for (const out of this.jitter.push(rtp.header.sequenceNumber, rtp.payload, t)) this.deliverAudio(out.payload, t);
+    this.release(this.jitter.push(rtp.header.sequenceNumber, rtp.payload, t), t);
+  }
+
+  private release(outputs: JitterBufferOutput<Buffer>[], t: number): void {
+    for (const out of outputs) {
+      if (out.kind === 'packet') this.deliverAudio(out.packet, t);
+      else for (let i = 0; i < Math.min(out.count, MAX_CONCEALED_PACKETS); i++) this.deliverAudio(null, t);
+    }
   }
 
   /** Decode one released packet (or conceal a lost one), resample and hand it to the pipeline. */
@@ -259,16 +283,18 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (payload === null) {
       this.s.audioPacketsLost++;
       this.metrics.audioPacketsLost.inc();
-      pcm48 = this.opus.conceal();
+      pcm48 = this.opus.concealFloat();
     } else {
+      this.s.firstAudioMediaMs ??= (this.s.audioSamples * 1000) / 16000;
       try {
-        pcm48 = this.opus.decode(payload);
+        pcm48 = this.opus.decodeFloat(payload);
       } catch (err) {
         this.log.debug({ err: (err as Error).message }, 'undecodable opus packet; concealing');
-        pcm48 = this.opus.conceal();
+        pcm48 = this.opus.concealFloat();
       }
     }
-    this.pushPcm16k(this.resampler.process(pcm48), arrivalMs);
+    // Copy out of the resampler's reusable buffer: the copy is transferred to the worker.
+    this.pushPcm16k(this.resampler.push(pcm48).slice(), arrivalMs);
     this.lastAudioAt = arrivalMs;
   }
 
@@ -283,7 +309,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private tick(): void {
     if (this.closed) return;
     const t = now();
-    for (const out of this.jitter.poll(t)) this.deliverAudio(out.payload, t);
+    this.release(this.jitter.poll(t), t);
     if (this.connectedAt && t - this.lastAudioAt > this.config.audio.idleFillMs) {
       // No audio (DTX, muted mic, or a stall): keep the clock moving so the avatar idles instead of freezing.
       this.pushPcm16k(new Float32Array((16000 * TICK_MS) / 1000), t);
@@ -296,9 +322,9 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   private onFrame(frame: WorkerFrame): void {
     const sender = this.videoTransceiver?.sender;
-    if (this.closed || !sender) return;
+    if (this.closed || !sender || !this.packetizer) return;
     const rtpTimestamp = (this.rtpTimestampBase + Math.round(frame.audioTimeMs * 90)) >>> 0;
-    const packets = this.packetizer.packetize(frame.data, rtpTimestamp);
+    const packets = this.packetizer.packetize(frame, rtpTimestamp);
     for (const p of packets) {
       sender.sendRtp(p).catch((err: Error) => this.log.debug({ err: err.message }, 'rtp send failed'));
     }
@@ -388,6 +414,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       audioMs: Math.round((this.s.audioSamples * 1000) / 16000),
       latencyMs: this.latency.summary(),
       firstFrameMs: this.s.firstFrameMs === undefined ? undefined : Math.round(this.s.firstFrameMs),
+      firstAudioMediaMs: this.s.firstAudioMediaMs,
       renderMsAvg: Math.round((this.s.renderMsTotal / n) * 100) / 100,
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,
     };
@@ -408,6 +435,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
     this.pipeline?.close();
     this.pipeline = undefined;
+    this.resampler.close();
     this.pc.close().catch((err: Error) => this.log.debug({ err: err.message }, 'peer close failed'));
     this.log.info({ reason, ...this.stats(), latencyMs: this.latency.summary() }, 'session closed');
     this.safeEmit('close', reason);

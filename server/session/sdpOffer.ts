@@ -3,14 +3,20 @@ import { BadInputError, UnsupportedError } from '../errors.ts';
 /** What the server needs to know about a client's offer before negotiating. */
 export interface OfferSummary {
   hasAudioOpus: boolean;
-  /** H.264 with packetization-mode=1 and a constrained-baseline profile is offered. */
+  /** H.264 with packetization-mode=1 is offered (any profile). */
   hasH264: boolean;
+  /**
+   * profile-level-id of the offered H.264 entry the server should answer with: a High-profile entry
+   * (our encoder, x264, always produces High profile without B-frames) if there is one, else baseline.
+   */
+  h264ProfileLevelId: string | undefined;
   hasVp8: boolean;
   hasVideo: boolean;
   hasDataChannel: boolean;
 }
 
-const CONSTRAINED_BASELINE = /^42e0/i;
+/** Profile preference for the answer: High (what x264 emits) first, then baselines as a last resort. */
+const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^42e0/i, /^4200/i];
 
 /**
  * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
@@ -42,17 +48,19 @@ export function inspectOffer(sdp: string, maxBytes: number): OfferSummary {
   const audio = sections.filter((s) => s.kind === 'audio' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=recvonly'));
   const video = sections.filter((s) => s.kind === 'video' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=sendonly'));
   const hasAudioOpus = audio.some((s) => rtpmaps(s, 'opus').length > 0);
-  const hasH264 = video.some((s) =>
-    rtpmaps(s, 'H264').some((pt) => {
-      const f = fmtp(s, pt);
-      const profile = /profile-level-id=([0-9a-f]{6})/i.exec(f)?.[1] ?? '';
-      return /packetization-mode=1/.test(f) && CONSTRAINED_BASELINE.test(profile);
-    }),
+  const h264Profiles = video.flatMap((s) =>
+    rtpmaps(s, 'H264')
+      .map((pt) => fmtp(s, pt))
+      .filter((f) => /packetization-mode=1/.test(f))
+      .map((f) => (/profile-level-id=([0-9a-f]{6})/i.exec(f)?.[1] ?? '42001f').toLowerCase()),
   );
+  const h264ProfileLevelId = H264_PROFILE_RANK.map((re) => h264Profiles.find((p) => re.test(p))).find((p) => p !== undefined);
+  const hasH264 = h264ProfileLevelId !== undefined;
   const hasVp8 = video.some((s) => rtpmaps(s, 'VP8').length > 0);
   const summary = {
     hasAudioOpus,
     hasH264,
+    h264ProfileLevelId,
     hasVp8,
     hasVideo: video.length > 0,
     hasDataChannel: sections.some((s) => s.kind === 'application'),
@@ -60,12 +68,21 @@ export function inspectOffer(sdp: string, maxBytes: number): OfferSummary {
   if (audio.length === 0) throw new UnsupportedError('SDP offer has no audio the server can receive (need audio sendrecv or sendonly)');
   if (!hasAudioOpus) throw new UnsupportedError('SDP offer has no Opus audio');
   if (!summary.hasVideo) throw new UnsupportedError('SDP offer has no video the server can send (need video recvonly or sendrecv)');
-  if (!hasH264 && !hasVp8) throw new UnsupportedError('SDP offer has neither H.264 (42e0xx, packetization-mode=1) nor VP8 video');
+  if (!hasH264 && !hasVp8) throw new UnsupportedError('SDP offer has neither H.264 (packetization-mode=1) nor VP8 video');
   return summary;
 }
 
-/** Pick the video codec: the configured one if offered, else the other. */
+/** True when the offer's best H.264 entry is High profile, i.e. it can decode what x264 produces. */
+export function offersHighProfile(offer: OfferSummary): boolean {
+  return offer.h264ProfileLevelId?.startsWith('64') ?? false;
+}
+
+/**
+ * Pick the video codec: the configured one if the offer can take it, else the other.
+ * H.264 counts as fully offered only with a High-profile entry; baseline-only H.264 is used when there is no VP8.
+ */
 export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8'): 'h264' | 'vp8' {
-  if (preferred === 'h264') return offer.hasH264 ? 'h264' : 'vp8';
+  const h264Ok = offersHighProfile(offer);
+  if (preferred === 'h264') return h264Ok || !offer.hasVp8 ? 'h264' : 'vp8';
   return offer.hasVp8 ? 'vp8' : 'h264';
 }

@@ -9,13 +9,15 @@ import { chooseVideoCodec, inspectOffer } from '../../server/session/sdpOffer.ts
 const offer = (media: string) =>
   ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789012345678901', media, ''].join('\r\n');
 const AUDIO = 'm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2';
-const H264 = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
-const H264_HIGH_ONLY = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=640c1f';
+const H264 =
+  'm=video 9 UDP/TLS/RTP/SAVPF 102 104\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\na=rtpmap:104 H264/90000\r\na=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f';
+const H264_BASELINE_ONLY = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=1;profile-level-id=42e01f';
+const H264_MODE0_ONLY = 'm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 packetization-mode=0;profile-level-id=64001f';
 const VP8 = 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\na=rtpmap:96 VP8/90000';
 
 test('an offer with Opus audio and H.264 + VP8 video is summarised', () => {
   const s = inspectOffer(offer(`${AUDIO}\r\n${H264}\r\na=rtpmap:96 VP8/90000`), 65536);
-  assert.deepEqual(s, { hasAudioOpus: true, hasH264: true, hasVp8: true, hasVideo: true, hasDataChannel: false });
+  assert.deepEqual(s, { hasAudioOpus: true, hasH264: true, h264ProfileLevelId: '64001f', hasVp8: true, hasVideo: true, hasDataChannel: false });
   assert.equal(chooseVideoCodec(s, 'h264'), 'h264');
   assert.equal(chooseVideoCodec(s, 'vp8'), 'vp8');
 });
@@ -27,8 +29,13 @@ test('the codec falls back to what the offer has', () => {
   assert.equal(chooseVideoCodec(h264Only, 'vp8'), 'h264');
 });
 
-test('H.264 without a constrained-baseline profile does not count as H.264', () => {
-  assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${H264_HIGH_ONLY}`), 65536), UnsupportedError);
+test('H.264 is answered with a High profile entry (what x264 emits); baseline-only offers get VP8 when they have it', () => {
+  const baselineAndVp8 = inspectOffer(offer(`${AUDIO}\r\n${H264_BASELINE_ONLY}\r\na=rtpmap:96 VP8/90000`), 65536);
+  assert.equal(baselineAndVp8.h264ProfileLevelId, '42e01f');
+  assert.equal(chooseVideoCodec(baselineAndVp8, 'h264'), 'vp8');
+  const baselineOnly = inspectOffer(offer(`${AUDIO}\r\n${H264_BASELINE_ONLY}`), 65536);
+  assert.equal(chooseVideoCodec(baselineOnly, 'h264'), 'h264', 'nothing better offered');
+  assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${H264_MODE0_ONLY}`), 65536), UnsupportedError, 'packetization-mode=0 only');
 });
 
 test('bad offers are refused with the reason', () => {

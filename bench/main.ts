@@ -1,0 +1,106 @@
+// Per-stage cost of the realtime pipeline on this machine: `npm run bench [-- --frames N --out FILE]`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LogMelExtractor } from '../engines/audio/LogMelExtractor.ts';
+import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
+import { ingestReference } from '../engines/face/ingestReference.ts';
+import { Audio2Landmarks } from '../engines/motion/Audio2Landmarks.ts';
+import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
+import type { MotionFrame } from '../engines/types.ts';
+import { OpusDecoder, OpusEncoder } from '../server/media/OpusCodec.ts';
+import { Resampler, resampleAll } from '../server/media/Resampler.ts';
+import { VideoEncoder } from '../server/media/VideoEncoder.ts';
+import { VideoPacketizer } from '../server/media/VideoPacketizer.ts';
+import { readWav } from '../server/media/wav.ts';
+import { printTable, summarize, timeIt, type TimingSummary } from './stats.ts';
+
+const { values: args } = parseArgs({ options: { frames: { type: 'string', default: '250' }, out: { type: 'string' } } });
+const FRAMES = Math.max(20, Number(args.frames));
+const FPS = 25;
+const ROOT = new URL('..', import.meta.url);
+
+const wav = await readWav(new URL('assets/speech/jfk.wav', ROOT).pathname);
+const speech16k = wav.samples;
+const speech48k = await resampleAll(speech16k, wav.sampleRate, 48000);
+const landmarker = new FaceLandmarker();
+const reference = await ingestReference(new Uint8Array(await readFile(new URL('assets/portraits/astronaut.png', ROOT))), {
+  width: 512,
+  height: 512,
+  maxBytes: 10 << 20,
+  maxPixels: 25e6,
+  landmarker,
+});
+await landmarker.close();
+
+const results: Record<string, TimingSummary> = {};
+
+// Audio in: one 20 ms Opus packet -> PCM (two per video frame at 25 fps).
+const encoder = new OpusEncoder();
+const packets = encoder.push(speech48k.subarray(0, 48000 * 10));
+const opus = new OpusDecoder();
+results['opus decode (20 ms packet)'] = summarize(await timeIt(packets.length, (i) => opus.decodeFloat(packets[i % packets.length]!)));
+const resampler = await Resampler.create({ inputRate: 48000, outputRate: 16000 });
+results['resample 48k->16k (20 ms)'] = summarize(await timeIt(FRAMES * 2, (i) => resampler.push(speech48k.subarray((i % 400) * 960, (i % 400) * 960 + 960))));
+
+// Features alone, per video frame of audio (40 ms).
+const hop = 16000 / FPS;
+const features = new LogMelExtractor();
+results['features: log-mel (per frame)'] = summarize(await timeIt(FRAMES, (i) => features.push(speech16k.subarray((i * hop) % (speech16k.length - hop), ((i * hop) % (speech16k.length - hop)) + hop))));
+
+// Motion (features + mesh + pose + projection), per video frame.
+const motion = new Audio2Landmarks({ fps: FPS, width: 512, height: 512, referenceLandmarks: reference.landmarks, seed: 1 });
+const frames: MotionFrame[] = [];
+results['motion: audio -> landmarks (per frame)'] = summarize(
+  await timeIt(FRAMES, (i) => {
+    const at = (i * hop) % (speech16k.length - hop);
+    frames.push(...motion.push(speech16k.subarray(at, at + hop)));
+  }, 0),
+);
+
+// Render.
+const renderer = new WarpRenderer();
+await renderer.prepare(reference);
+const rendered: Uint8Array[] = [];
+results['render: warp 512x512'] = summarize(
+  await timeIt(FRAMES, async (i) => {
+    const f = frames[i % frames.length]!;
+    const [img] = await renderer.render([{ referenceId: reference.id, landmarks: f.landmarks, frameIndex: i, mouthOpen: f.mouthOpen }]);
+    if (rendered.length < 50) rendered.push(img!.data.slice());
+  }),
+);
+
+// Encode + packetize.
+for (const codec of ['h264', 'vp8'] as const) {
+  const enc = new VideoEncoder({ codec, width: 512, height: 512, fps: FPS, bitrateKbps: 1200, keyframeIntervalFrames: 100 });
+  const n = codec === 'vp8' ? Math.min(FRAMES, 100) : FRAMES;
+  let last: Awaited<ReturnType<VideoEncoder['encode']>> | undefined;
+  results[`encode: ${codec} 512x512`] = summarize(await timeIt(n, async (i) => (last = await enc.encode(rendered[i % rendered.length]!, i * 40_000))));
+  const packetizer = new VideoPacketizer({ codec, payloadType: 96, ssrc: 1234 });
+  const frame = last!;
+  results[`packetize: ${codec}`] = summarize(await timeIt(n, (i) => packetizer.packetize(frame, i * 3600)));
+  enc.close();
+}
+resampler.close();
+await renderer.dispose();
+
+const budgetMs = 1000 / FPS;
+const perVideoFrame =
+  2 * results['opus decode (20 ms packet)']!.mean +
+  2 * results['resample 48k->16k (20 ms)']!.mean +
+  results['motion: audio -> landmarks (per frame)']!.mean +
+  results['render: warp 512x512']!.mean +
+  results['encode: h264 512x512']!.mean +
+  results['packetize: h264']!.mean;
+
+console.log(`\nPer-stage cost on this machine (${FRAMES} frames, ${FPS} fps, 512x512; one thread)\n`);
+printTable(Object.entries(results).map(([stage, s]) => ({ stage, 'mean ms': s.mean.toFixed(3), 'p50 ms': s.p50.toFixed(3), 'p95 ms': s.p95.toFixed(3), 'max ms': s.max.toFixed(3), n: s.n })));
+console.log(`\nCPU per video frame, H.264 default path: ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
+console.log(`-> about ${Math.floor(budgetMs / perVideoFrame)} sessions per core at ${FPS} fps before WebRTC/SRTP overhead\n`);
+
+const out = args.out ?? new URL(`bench-output/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, ROOT).pathname;
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), frames: FRAMES, fps: FPS, stages: results, perVideoFrameMs: perVideoFrame }, null, 2));
+console.log(`wrote ${out}`);
+process.exit(0);

@@ -1,0 +1,126 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { NUM_LANDMARKS, type ReferencePortrait } from '../types.ts';
+import { ingestReference, referenceIdOf, type IngestOptions } from './ingestReference.ts';
+
+/** Options of a ReferenceCache: ingest options plus cache bounds. */
+export interface ReferenceCacheOptions extends IngestOptions {
+  /** Most portraits kept in memory (least recently used dropped first; default 32). */
+  memoryEntries?: number;
+  /** Folder for `<id>.png` + `<id>.json`, so a restart does not redo detection; none = memory only. */
+  diskDir?: string;
+}
+
+const ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** True when `id` has the shape of a reference id (64 lowercase hex chars); anything else never touches disk. */
+export function isReferenceId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+interface StoredLandmarks {
+  width: number;
+  height: number;
+  landmarks: number[];
+}
+
+/** Ingested portraits by content hash: a memory LRU over an optional disk folder. */
+export class ReferenceCache {
+  private readonly memory = new Map<string, ReferencePortrait>();
+  private readonly inflight = new Map<string, Promise<ReferencePortrait>>();
+  private readonly capacity: number;
+  private readonly dir: string | undefined;
+  private readonly ingestOptions: IngestOptions;
+  /** How many times detection ran (one per cache miss), for tests and metrics. */
+  detectorRuns = 0;
+
+  constructor({ memoryEntries = 32, diskDir, ...ingestOptions }: ReferenceCacheOptions) {
+    if (!Number.isInteger(memoryEntries) || memoryEntries < 1) {
+      throw new TypeError(`memoryEntries must be a positive integer [memoryEntries:${memoryEntries}]`);
+    }
+    this.capacity = memoryEntries;
+    this.dir = diskDir;
+    this.ingestOptions = ingestOptions;
+  }
+
+  /** The portrait with this id from memory or disk; undefined when unknown or when `id` is malformed. */
+  async get(id: string): Promise<ReferencePortrait | undefined> {
+    if (!isReferenceId(id)) return undefined;
+    const hit = this.memory.get(id);
+    if (hit) {
+      this.remember(hit);
+      return hit;
+    }
+    const stored = await this.load(id);
+    if (stored) this.remember(stored);
+    return stored;
+  }
+
+  /** The cached portrait for these bytes, ingesting (and storing) it on a miss; concurrent calls share one ingest. */
+  async getOrIngest(bytes: Uint8Array): Promise<ReferencePortrait> {
+    if (bytes.length > this.ingestOptions.maxBytes) return ingestReference(bytes, this.ingestOptions); // throws too_large
+    const id = referenceIdOf(bytes);
+    const cached = await this.get(id);
+    if (cached) return cached;
+    let job = this.inflight.get(id);
+    if (!job) {
+      this.detectorRuns++;
+      job = ingestReference(bytes, this.ingestOptions)
+        .then(async (portrait) => {
+          this.remember(portrait);
+          await this.store(portrait);
+          return portrait;
+        })
+        .finally(() => this.inflight.delete(id));
+      this.inflight.set(id, job);
+    }
+    return job;
+  }
+
+  /** Number of portraits held in memory. */
+  get size(): number {
+    return this.memory.size;
+  }
+
+  private remember(p: ReferencePortrait): void {
+    this.memory.delete(p.id); // re-insert to mark most recently used
+    this.memory.set(p.id, p);
+    while (this.memory.size > this.capacity) this.memory.delete(this.memory.keys().next().value!);
+  }
+
+  private async store(p: ReferencePortrait): Promise<void> {
+    if (!this.dir) return;
+    await mkdir(this.dir, { recursive: true });
+    const { width, height, data } = p.image;
+    const png = await sharp(data, { raw: { width, height, channels: 4 } }).png().toBuffer();
+    const json: StoredLandmarks = { width, height, landmarks: Array.from(p.landmarks) };
+    // Write then rename, so a crash never leaves a half-written entry that load() would trust.
+    await writeAtomic(join(this.dir, `${p.id}.png`), png);
+    await writeAtomic(join(this.dir, `${p.id}.json`), JSON.stringify(json));
+  }
+
+  private async load(id: string): Promise<ReferencePortrait | undefined> {
+    if (!this.dir) return undefined;
+    try {
+      const json = JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as StoredLandmarks;
+      const { width, height } = this.ingestOptions;
+      if (json.width !== width || json.height !== height || json.landmarks.length !== NUM_LANDMARKS * 2) return undefined;
+      const { data, info } = await sharp(join(this.dir, `${id}.png`)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      if (info.width !== width || info.height !== height) return undefined;
+      return {
+        id,
+        image: { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },
+        landmarks: Float32Array.from(json.landmarks),
+      };
+    } catch {
+      return undefined; // missing or unreadable entry: a miss
+    }
+  }
+}
+
+async function writeAtomic(path: string, content: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}

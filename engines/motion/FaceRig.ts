@@ -1,0 +1,147 @@
+/**
+ * Face rig for one reference portrait: the canonical mesh fitted to the reference's 468 landmarks
+ * (weak-perspective camera), region bases for expression, head pose about a neck pivot, projection,
+ * and retargeting as deltas so the reference's identity is kept:
+ *   out = reference + project(posed, deformed mesh) - project(neutral mesh).
+ */
+import { NUM_LANDMARKS, type HeadPose, type Landmarks2D, type Mesh3D } from '../types.ts';
+import { CANONICAL_VERTICES, PROCRUSTES_IDS, PROCRUSTES_WEIGHTS } from './canonicalMesh.ts';
+import { fitWeakPerspective, type CameraFit } from './fitCamera.ts';
+import { NUM_RIG_COEFFS, RIG, RIG_BASES } from './rigBases.ts';
+
+/** Options of `FaceRig`. */
+export interface FaceRigOptions {
+  /** Camera distance from the head, cm, for mild perspective in pose changes (default 60; Infinity = weak perspective). */
+  cameraDistanceCm?: number;
+}
+
+/** Head rotation pivot in the canonical frame (near the top of the neck, behind the jaw), cm. */
+const PIVOT = [0, -2, -6] as const;
+
+/** The zero pose. */
+export const NEUTRAL_POSE: Readonly<HeadPose> = Object.freeze({ pitchDeg: 0, yawDeg: 0, rollDeg: 0, tx: 0, ty: 0, tz: 0 });
+
+/**
+ * Rotation matrix (row-major) R = Rz(roll) Ry(yaw) Rx(pitch) in the canonical frame (y up, z toward viewer):
+ * +pitch nods down (forehead toward the viewer), +yaw turns the nose to the image right, +roll turns
+ * the face counter-clockwise in the image.
+ */
+export function eulerToMatrix(pitchDeg: number, yawDeg: number, rollDeg: number, out = new Float64Array(9)): Float64Array {
+  const d = Math.PI / 180;
+  const cx = Math.cos(pitchDeg * d), sx = Math.sin(pitchDeg * d);
+  const cy = Math.cos(yawDeg * d), sy = Math.sin(yawDeg * d);
+  const cz = Math.cos(rollDeg * d), sz = Math.sin(rollDeg * d);
+  out[0] = cz * cy; out[1] = cz * sy * sx - sz * cx; out[2] = cz * sy * cx + sz * sx;
+  out[3] = sz * cy; out[4] = sz * sy * sx + cz * cx; out[5] = sz * sy * cx - cz * sx;
+  out[6] = -sy; out[7] = cy * sx; out[8] = cy * cx;
+  return out;
+}
+
+const finiteOr0 = (x: number): number => (Number.isFinite(x) ? x : 0);
+
+/** Rig of one reference; `landmarks()` is allocation-free. */
+export class FaceRig {
+  /** Fitted camera of the reference (weak perspective) and its fit error. */
+  readonly camera: CameraFit;
+  /** Lip-seal coefficient that closes the reference's own lip gap at rest (0 when its lips already meet). */
+  readonly restSeal: number;
+  /** Output pixels per canonical centimetre at the head. */
+  readonly pxPerCm: number;
+
+  private readonly distance: number;
+  private readonly depth0: number;
+  private readonly base = new Float32Array(NUM_LANDMARKS * 2); // reference - project(neutral)
+  private readonly mesh = new Float32Array(NUM_LANDMARKS * 3);
+  private readonly m = new Float64Array(9);
+  private readonly rAnim = new Float64Array(9);
+  private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
+
+  /** Fit the canonical mesh to `referenceLandmarks` (468 * 2, output-frame px). */
+  constructor(referenceLandmarks: Landmarks2D, opts: FaceRigOptions = {}) {
+    const { cameraDistanceCm = 60 } = opts;
+    if (referenceLandmarks.length !== NUM_LANDMARKS * 2) throw new TypeError(`referenceLandmarks must have ${NUM_LANDMARKS * 2} numbers [length:${referenceLandmarks.length}]`);
+    if (!referenceLandmarks.every(Number.isFinite)) throw new TypeError('referenceLandmarks must be finite');
+    if (!(cameraDistanceCm > 20)) throw new TypeError(`cameraDistanceCm must be > 20 [cameraDistanceCm:${cameraDistanceCm}]`);
+    this.distance = cameraDistanceCm;
+    this.camera = fitWeakPerspective(referenceLandmarks);
+    if (!(this.camera.scale > 0) || !Number.isFinite(this.camera.tx + this.camera.ty)) throw new TypeError('referenceLandmarks do not fit a face');
+    this.pxPerCm = this.camera.scale;
+    const r = this.camera.rotation;
+    let zSum = 0;
+    let wSum = 0;
+    for (let k = 0; k < PROCRUSTES_IDS.length; k++) {
+      const i = PROCRUSTES_IDS[k]!;
+      const V = CANONICAL_VERTICES;
+      zSum += PROCRUSTES_WEIGHTS[k]! * (r[6]! * V[3 * i]! + r[7]! * V[3 * i + 1]! + r[8]! * V[3 * i + 2]!);
+      wSum += PROCRUSTES_WEIGHTS[k]!;
+    }
+    this.depth0 = zSum / wSum;
+
+    const neutral = new Float32Array(NUM_LANDMARKS * 2);
+    this.project(CANONICAL_VERTICES, NEUTRAL_POSE, neutral);
+    for (let i = 0; i < neutral.length; i++) this.base[i] = referenceLandmarks[i]! - neutral[i]!;
+
+    // Rest seal: the coefficient whose change of the 13->14 gap cancels the reference's gap.
+    const sealed = new Float32Array(NUM_LANDMARKS * 2);
+    const c = new Float32Array(NUM_RIG_COEFFS);
+    c[RIG.lipSeal] = 1;
+    this.project(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), NEUTRAL_POSE, sealed);
+    const dx = sealed[28]! - sealed[26]! - (neutral[28]! - neutral[26]!);
+    const dy = sealed[29]! - sealed[27]! - (neutral[29]! - neutral[27]!);
+    const gx = referenceLandmarks[28]! - referenceLandmarks[26]!;
+    const gy = referenceLandmarks[29]! - referenceLandmarks[27]!;
+    const d2 = dx * dx + dy * dy;
+    this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(3, -(gx * dx + gy * dy) / d2)) : 0;
+  }
+
+  /** Canonical mesh deformed by `coeffs` (length NUM_RIG_COEFFS, RIG slots; non-finite count as 0) into `out` [468 * 3] cm. */
+  deform(coeffs: ArrayLike<number>, out: Mesh3D): Mesh3D {
+    out.set(CANONICAL_VERTICES);
+    for (let b = 0; b < NUM_RIG_COEFFS; b++) {
+      const c = finiteOr0(coeffs[b]!);
+      if (c === 0) continue;
+      const basis = RIG_BASES[b]!;
+      for (let i = 0; i < out.length; i++) out[i]! += c * basis[i]!;
+    }
+    return out;
+  }
+
+  /** Project a canonical-frame mesh [468 * 3] under the reference camera plus `pose` into `out` [468 * 2] px (no retargeting). */
+  project(mesh: Mesh3D, pose: HeadPose, out: Float32Array): Float32Array {
+    const { scale: s, rotation: R, tx, ty } = this.camera;
+    const A = eulerToMatrix(finiteOr0(pose.pitchDeg), finiteOr0(pose.yawDeg), finiteOr0(pose.rollDeg), this.rAnim);
+    const M = this.m;
+    for (let r = 0; r < 3; r++)
+      for (let c = 0; c < 3; c++) M[3 * r + c] = A[3 * r]! * R[c]! + A[3 * r + 1]! * R[3 + c]! + A[3 * r + 2]! * R[6 + c]!;
+    // Rotate about the pivot: Y = A (R X - P) + P with P = R pivot.
+    const P0 = R[0]! * PIVOT[0] + R[1]! * PIVOT[1] + R[2]! * PIVOT[2];
+    const P1 = R[3]! * PIVOT[0] + R[4]! * PIVOT[1] + R[5]! * PIVOT[2];
+    const P2 = R[6]! * PIVOT[0] + R[7]! * PIVOT[1] + R[8]! * PIVOT[2];
+    const o0 = P0 - (A[0]! * P0 + A[1]! * P1 + A[2]! * P2);
+    const o1 = P1 - (A[3]! * P0 + A[4]! * P1 + A[5]! * P2);
+    const o2 = P2 - (A[6]! * P0 + A[7]! * P1 + A[8]! * P2) + finiteOr0(pose.tz) / s;
+    const D = this.distance;
+    const persp = Number.isFinite(D);
+    const u0 = tx + finiteOr0(pose.tx);
+    const v0 = ty + finiteOr0(pose.ty);
+    for (let i = 0; i < NUM_LANDMARKS; i++) {
+      const x = mesh[3 * i]!, y = mesh[3 * i + 1]!, z = mesh[3 * i + 2]!;
+      const X = M[0]! * x + M[1]! * y + M[2]! * z + o0;
+      const Y = M[3]! * x + M[4]! * y + M[5]! * z + o1;
+      const f = persp ? s * ((D - this.depth0) / (D - (M[6]! * x + M[7]! * y + M[8]! * z + o2))) : s;
+      out[2 * i] = u0 + f * X;
+      out[2 * i + 1] = v0 - f * Y;
+    }
+    return out;
+  }
+
+  /** Animated landmarks: reference + project(pose, deform(coeffs + rest seal)) - project(neutral), into `out` [468 * 2] px. */
+  landmarks(coeffs: ArrayLike<number>, pose: HeadPose, out: Landmarks2D): Landmarks2D {
+    const c = this.coeffs;
+    for (let b = 0; b < NUM_RIG_COEFFS; b++) c[b] = finiteOr0(coeffs[b]!);
+    c[RIG.lipSeal] = c[RIG.lipSeal]! + this.restSeal;
+    this.project(this.deform(c, this.mesh), pose, out);
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! + this.base[i]!;
+    return out;
+  }
+}

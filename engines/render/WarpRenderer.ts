@@ -1,0 +1,255 @@
+import { NUM_LANDMARKS, type ReferencePortrait, type Renderer, type RenderRequest, type RgbaImage } from '../types.ts';
+import { MouthPalette, skinTone } from './mouthInterior.ts';
+import { rasterizeTriangle } from './rasterizeTriangle.ts';
+import { area2, buildWarpMesh, KIND_MOUTH, type WarpMesh } from './warpMesh.ts';
+
+/** What one rendered frame needed. */
+export interface WarpFrameStats {
+  /** Triangles positive in the reference but flipped or collapsed in this frame (not drawn; neighbours cover them). */
+  flipped: number;
+  /** Triangles drawn. */
+  drawn: number;
+}
+
+/** Per-portrait state, built once by prepare(). */
+interface PreparedWarp {
+  reference: ReferencePortrait;
+  mesh: WarpMesh;
+  /** Destination vertex positions; the anchors (after the 468 landmarks) never change. */
+  dstXY: Float32Array;
+  /** Sign of each triangle's reference area: 1, -1, or 0 when degenerate. */
+  refSign: Int8Array;
+  palette: MouthPalette;
+  /** Mouth interior per-vertex attributes, refreshed each frame for the 22 inner-lip landmarks. */
+  gapDst: Float32Array;
+  gapRef: Float32Array;
+}
+
+const EPS_AREA = 1e-3;
+
+/**
+ * CPU renderer: warps the reference portrait along the animated landmarks by piecewise-affine
+ * mapping over a fixed triangulation (face mesh, eyes, mouth, anchored background), and paints an
+ * open mouth's interior (cavity, upper teeth) where the reference has none.
+ */
+export class WarpRenderer implements Renderer {
+  readonly name = 'warp';
+  readonly maxBatch = 8;
+  readonly temporalContext = 0;
+  private readonly prepared = new Map<string, PreparedWarp>();
+  /** Stats of the most recent frame. */
+  lastFrame: WarpFrameStats = { flipped: 0, drawn: 0 };
+
+  // Current triangle's state, read by the span shaders (kept in fields so spans need no closures).
+  private cur!: PreparedWarp;
+  private out!: Uint8Array;
+  private ox = 0; private oy = 0;
+  private u0 = 0; private ux = 0; private uy = 0;
+  private v0 = 0; private vx = 0; private vy = 0;
+  private readonly attr = new Float64Array(8 * 3); // mouth attributes: value at (ox,oy), d/dx, d/dy
+  private teethPx = 0;
+  private readonly rgb = new Float32Array(3);
+  private readonly copySpan = (y: number, x0: number, x1: number): void => {
+    const w = this.cur.reference.image.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
+    this.out.set(this.cur.reference.image.data.subarray(i0, i1), i0);
+  };
+  private readonly warpSpan = (y: number, x0: number, x1: number): void => this.shadeWarp(y, x0, x1);
+  private readonly mouthSpan = (y: number, x0: number, x1: number): void => this.shadeMouth(y, x0, x1);
+
+  /** Build the triangulation and mouth palette of a portrait. Idempotent per id. */
+  async prepare(reference: ReferencePortrait): Promise<void> {
+    if (this.prepared.has(reference.id)) return;
+    const { width, height, data } = reference.image;
+    if (data.length !== width * height * 4) throw new TypeError(`reference image size mismatch [id:${reference.id}]`);
+    if (reference.landmarks.length < NUM_LANDMARKS * 2) throw new TypeError(`reference needs ${NUM_LANDMARKS} landmarks [id:${reference.id}]`);
+    const mesh = buildWarpMesh(reference.landmarks, width, height);
+    const nTri = mesh.triangles.length / 3;
+    const refSign = new Int8Array(nTri);
+    for (let t = 0; t < nTri; t++) {
+      const a = area2(mesh.refXY, mesh.triangles[3 * t]!, mesh.triangles[3 * t + 1]!, mesh.triangles[3 * t + 2]!);
+      refSign[t] = a > EPS_AREA ? 1 : a < -EPS_AREA ? -1 : 0;
+    }
+    this.prepared.set(reference.id, {
+      reference,
+      mesh,
+      dstXY: Float32Array.from(mesh.refXY),
+      refSign,
+      palette: new MouthPalette(skinTone(reference.image, reference.landmarks)),
+      gapDst: new Float32Array(mesh.lipUpper.length),
+      gapRef: Float32Array.from(mesh.lipUpper, (id, i) => dist(mesh.refXY, id, mesh.lipLower[i]!)),
+    });
+  }
+
+  /** Render each request into a new RGBA frame of the reference's size. */
+  async render(batch: RenderRequest[]): Promise<RgbaImage[]> {
+    return batch.map((req) => {
+      const p = this.get(req.referenceId);
+      const out: RgbaImage = { width: p.reference.image.width, height: p.reference.image.height, data: new Uint8Array(p.reference.image.data.length) };
+      this.renderInto(req, out);
+      return out;
+    });
+  }
+
+  /** Render one frame into a caller-owned buffer of the reference's size (every pixel is written). */
+  renderInto(req: RenderRequest, out: RgbaImage): WarpFrameStats {
+    const p = this.get(req.referenceId);
+    const { width, height } = p.reference.image;
+    if (out.width !== width || out.height !== height || out.data.length !== width * height * 4) {
+      throw new TypeError(`output must be ${width}x${height} RGBA [referenceId:${req.referenceId}]`);
+    }
+    if (req.landmarks.length < NUM_LANDMARKS * 2) throw new TypeError(`request needs ${NUM_LANDMARKS} landmarks [frameIndex:${req.frameIndex}]`);
+    this.cur = p;
+    this.out = out.data;
+    const { mesh, dstXY, refSign } = p;
+    dstXY.set(req.landmarks.subarray(0, NUM_LANDMARKS * 2));
+    this.updateMouth(p);
+    const refXY = mesh.refXY, tris = mesh.triangles;
+    let flipped = 0, drawn = 0;
+    for (let t = 0, n = tris.length / 3; t < n; t++) {
+      const a = tris[3 * t]!, b = tris[3 * t + 1]!, c = tris[3 * t + 2]!;
+      const dArea = area2(dstXY, a, b, c);
+      // Only positively oriented triangles are drawn: with the frame border fixed, the positive ones
+      // cover every pixel even where a fold happened (folded ones are covered by their neighbours).
+      if (dArea <= EPS_AREA) {
+        if (refSign[t] === 1) flipped++;
+        continue;
+      }
+      drawn++;
+      const ax = dstXY[2 * a]!, ay = dstXY[2 * a + 1]!, bx = dstXY[2 * b]!, by = dstXY[2 * b + 1]!, cx = dstXY[2 * c]!, cy = dstXY[2 * c + 1]!;
+      const isMouth = mesh.kinds[t] === KIND_MOUTH;
+      const same = ax === refXY[2 * a] && ay === refXY[2 * a + 1] && bx === refXY[2 * b] && by === refXY[2 * b + 1] && cx === refXY[2 * c] && cy === refXY[2 * c + 1];
+      if ((same && !isMouth) || refSign[t] === 0) {
+        // Unmoved, or no reference area to map from: the reference's own pixels.
+        rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.copySpan);
+        continue;
+      }
+      this.setAffine(dArea, ax, ay, bx, by, cx, cy, refXY, a, b, c);
+      if (isMouth) {
+        this.setMouthAttributes(p, dArea, ax, ay, bx, by, cx, cy, a, b, c);
+        rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.mouthSpan);
+      } else {
+        rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.warpSpan);
+      }
+    }
+    this.lastFrame = { flipped, drawn };
+    return this.lastFrame;
+  }
+
+  /** Drop a portrait's prepared state. */
+  release(referenceId: string): void {
+    this.prepared.delete(referenceId);
+  }
+
+  async dispose(): Promise<void> {
+    this.prepared.clear();
+  }
+
+  private get(id: string): PreparedWarp {
+    const p = this.prepared.get(id);
+    if (!p) throw new Error(`reference not prepared [referenceId:${id}]`);
+    return p;
+  }
+
+  /** Affine map from destination pixels to reference pixels for triangle (a, b, c). */
+  private setAffine(dArea: number, ax: number, ay: number, bx: number, by: number, cx: number, cy: number, refXY: Float32Array, a: number, b: number, c: number): void {
+    const e1x = bx - ax, e1y = by - ay, e2x = cx - ax, e2y = cy - ay, inv = 1 / dArea;
+    const ra = refXY[2 * a]!, rb = refXY[2 * b]!, rc = refXY[2 * c]!;
+    const sa = refXY[2 * a + 1]!, sb = refXY[2 * b + 1]!, sc = refXY[2 * c + 1]!;
+    this.ox = ax; this.oy = ay;
+    this.u0 = ra; this.ux = ((rb - ra) * e2y - (rc - ra) * e1y) * inv; this.uy = (e1x * (rc - ra) - e2x * (rb - ra)) * inv;
+    this.v0 = sa; this.vx = ((sb - sa) * e2y - (sc - sa) * e1y) * inv; this.vy = (e1x * (sc - sa) - e2x * (sb - sa)) * inv;
+  }
+
+  /** Bilinear sample of the reference at continuous point (u, v) (pixel centres at +0.5), into rgb. */
+  private sample(u: number, v: number, dst: Uint8Array, o: number): void {
+    const img = this.cur.reference.image, w = img.width, h = img.height, src = img.data;
+    let fx = u - 0.5, fy = v - 0.5;
+    if (fx < 0) fx = 0; else if (fx > w - 1) fx = w - 1;
+    if (fy < 0) fy = 0; else if (fy > h - 1) fy = h - 1;
+    const x0 = fx | 0, y0 = fy | 0;
+    const ax = fx - x0, ay = fy - y0;
+    const i00 = (y0 * w + x0) * 4;
+    const dx = x0 + 1 < w ? 4 : 0, dy = y0 + 1 < h ? w * 4 : 0;
+    const w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
+    dst[o] = src[i00]! * w00 + src[i00 + dx]! * w01 + src[i00 + dy]! * w10 + src[i00 + dy + dx]! * w11 + 0.5;
+    dst[o + 1] = src[i00 + 1]! * w00 + src[i00 + dx + 1]! * w01 + src[i00 + dy + 1]! * w10 + src[i00 + dy + dx + 1]! * w11 + 0.5;
+    dst[o + 2] = src[i00 + 2]! * w00 + src[i00 + dx + 2]! * w01 + src[i00 + dy + 2]! * w10 + src[i00 + dy + dx + 2]! * w11 + 0.5;
+    dst[o + 3] = 255;
+  }
+
+  private shadeWarp(y: number, x0: number, x1: number): void {
+    const w = this.cur.reference.image.width, out = this.out;
+    const px = x0 + 0.5 - this.ox, py = y + 0.5 - this.oy;
+    let u = this.u0 + this.ux * px + this.uy * py, v = this.v0 + this.vx * px + this.vy * py;
+    const dudx = this.ux, dvdx = this.vx;
+    for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4, u += dudx, v += dvdx) this.sample(u, v, out, o);
+  }
+
+  /** Per-frame mouth-interior inputs: lip gap per column (destination and reference) and teeth band height. */
+  private updateMouth(p: PreparedWarp): void {
+    const { lipUpper, lipLower } = p.mesh;
+    for (let i = 0; i < lipUpper.length; i++) p.gapDst[i] = dist(p.dstXY, lipUpper[i]!, lipLower[i]!);
+    const width = dist(p.dstXY, lipUpper[0]!, lipUpper.at(-1)!);
+    this.teethPx = 0.09 * width;
+  }
+
+  /**
+   * Mouth attributes, each affine over the triangle: 0 side (0 upper lip .. 1 lower lip), 1 gap in
+   * this frame, 2 gap in the reference, 3-6 the reference's upper and lower lip points of this
+   * column (x, y), 7 position across the mouth 0..1.
+   */
+  private setMouthAttributes(p: PreparedWarp, dArea: number, ax: number, ay: number, bx: number, by: number, cx: number, cy: number, a: number, b: number, c: number): void {
+    const { mouthColumn, mouthSide, lipUpper, lipLower, refXY } = p.mesh;
+    const e1x = bx - ax, e1y = by - ay, e2x = cx - ax, e2y = cy - ay, inv = 1 / dArea;
+    const vals = [a, b, c].map((id) => {
+      const col = mouthColumn[id]!, up = lipUpper[col]!, lo = lipLower[col]!;
+      return [mouthSide[id]!, p.gapDst[col]!, p.gapRef[col]!, refXY[2 * up]!, refXY[2 * up + 1]!, refXY[2 * lo]!, refXY[2 * lo + 1]!, col / (lipUpper.length - 1)];
+    });
+    for (let k = 0; k < 8; k++) {
+      const f0 = vals[0]![k]!, f1 = vals[1]![k]!, f2 = vals[2]![k]!;
+      this.attr[3 * k] = f0;
+      this.attr[3 * k + 1] = ((f1 - f0) * e2y - (f2 - f0) * e1y) * inv;
+      this.attr[3 * k + 2] = (e1x * (f2 - f0) - e2x * (f1 - f0)) * inv;
+    }
+  }
+
+  private shadeMouth(y: number, x0: number, x1: number): void {
+    const p = this.cur, w = p.reference.image.width, out = this.out, at = this.attr, rgb = this.rgb;
+    const py = y + 0.5 - this.oy;
+    for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4) {
+      const px = x + 0.5 - this.ox;
+      const side = at[0]! + at[1]! * px + at[2]! * py;
+      const gapDst = at[3]! + at[4]! * px + at[5]! * py;
+      const gapRef = at[6]! + at[7]! * px + at[8]! * py;
+      if (gapDst <= gapRef + 0.5) {
+        // No more open than the reference: its own interior, warped.
+        this.sample(this.u0 + this.ux * px + this.uy * py, this.v0 + this.vx * px + this.vy * py, out, o);
+        continue;
+      }
+      const dUp = side * gapDst, dLow = (1 - side) * gapDst;
+      p.palette.shade(dUp, dLow, this.teethPx, at[21]! + at[22]! * px + at[23]! * py, rgb);
+      let r = rgb[0]!, g = rgb[1]!, b = rgb[2]!;
+      // The reference's interior next to each lip (its teeth, if any) stays attached to that lip.
+      const half = gapRef / 2;
+      const wUp = clamp01(half - dUp), wLow = clamp01(half - dLow);
+      if (wUp > 0 || wLow > 0) {
+        const upper = wUp >= wLow;
+        const t = upper ? dUp / gapRef : 1 - dLow / gapRef, wt = upper ? wUp : wLow;
+        const ux = at[9]! + at[10]! * px + at[11]! * py, uy = at[12]! + at[13]! * px + at[14]! * py;
+        const lx = at[15]! + at[16]! * px + at[17]! * py, ly = at[18]! + at[19]! * px + at[20]! * py;
+        this.sample(ux + (lx - ux) * t, uy + (ly - uy) * t, out, o);
+        r += (out[o]! - r) * wt; g += (out[o + 1]! - g) * wt; b += (out[o + 2]! - b) * wt;
+      }
+      out[o] = r + 0.5; out[o + 1] = g + 0.5; out[o + 2] = b + 0.5; out[o + 3] = 255;
+    }
+  }
+}
+
+function dist(xy: Float32Array, a: number, b: number): number {
+  return Math.hypot(xy[2 * a]! - xy[2 * b]!, xy[2 * a + 1]! - xy[2 * b + 1]!);
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+

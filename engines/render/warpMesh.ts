@@ -1,0 +1,169 @@
+import { createRequire } from 'node:module';
+import Delaunator from 'delaunator';
+import { NUM_LANDMARKS, type Landmarks2D } from '../types.ts';
+import { faceTopology } from './faceTopology.ts';
+
+// The package's "types" entry is its TypeScript source, which fails this project's strict ESM checks;
+// load the compiled CommonJS build and describe the one call used.
+const Constrainautor = createRequire(import.meta.url)('@kninnug/constrainautor') as new (del: Delaunator<ArrayLike<number>>) => {
+  constrainOne(a: number, b: number): number;
+};
+
+/** Triangle kinds: plain affine warp, or the mouth interior (cavity + teeth shading). */
+export const KIND_WARP = 0;
+export const KIND_MOUTH = 1;
+
+/** Triangulation of a whole portrait frame, built once per reference. */
+export interface WarpMesh {
+  /** Vertex count: 468 landmarks first, then fixed anchors. */
+  numVertices: number;
+  /** Reference positions of every vertex, flat `[x0, y0, ...]`, px. */
+  refXY: Float32Array;
+  /** Triangles, flat `[a, b, c, ...]`, all counter-clockwise in the reference (positive signed area, y down). */
+  triangles: Uint32Array;
+  /** KIND_WARP or KIND_MOUTH per triangle. */
+  kinds: Uint8Array;
+  /** Mouth interior: for each landmark on the inner lips, its column 0..10 (78 -> 308), else -1. */
+  mouthColumn: Int8Array;
+  /** Mouth interior: 0 on the upper inner lip, 1 on the lower, 0.5 at the corners; per landmark. */
+  mouthSide: Float32Array;
+  /** Inner-lip chains (11 ids each, corner 78 -> corner 308). */
+  lipUpper: number[];
+  lipLower: number[];
+}
+
+/** Signed area*2 of triangle (a, b, c) in y-down pixel coordinates; positive = counter-clockwise on screen. */
+export function area2(xy: Float32Array, a: number, b: number, c: number): number {
+  const ax = xy[2 * a]!, ay = xy[2 * a + 1]!;
+  return (xy[2 * b]! - ax) * (xy[2 * c + 1]! - ay) - (xy[2 * c]! - ax) * (xy[2 * b + 1]! - ay);
+}
+
+/** Strip between two chains that share their end points: 2n-4 triangles, each [upper..., lower...] mixed. */
+function stripTriangles(upper: number[], lower: number[]): number[] {
+  const n = upper.length, out: number[] = [];
+  out.push(upper[0]!, upper[1]!, lower[1]!);
+  for (let i = 1; i < n - 2; i++) out.push(upper[i]!, upper[i + 1]!, lower[i]!, upper[i + 1]!, lower[i + 1]!, lower[i]!);
+  out.push(upper[n - 2]!, upper[n - 1]!, lower[n - 2]!);
+  return out;
+}
+
+/**
+ * Orientation a strip triangle should have, from an idealised open layout (chains apart, in the
+ * direction they run across the image), since a closed eye or mouth in the reference is degenerate.
+ */
+function orientStrip(tris: number[], upper: number[], lower: number[], dir: number): void {
+  const pos = new Map<number, [number, number]>();
+  upper.forEach((id, i) => pos.set(id, [i * dir, 0]));
+  lower.forEach((id, i) => { if (i > 0 && i < lower.length - 1) pos.set(id, [i * dir, 1]); });
+  for (let t = 0; t < tris.length; t += 3) {
+    const [ax, ay] = pos.get(tris[t]!)!, [bx, by] = pos.get(tris[t + 1]!)!, [cx, cy] = pos.get(tris[t + 2]!)!;
+    if ((bx - ax) * (cy - ay) - (cx - ax) * (by - ay) < 0) [tris[t + 1], tris[t + 2]] = [tris[t + 2]!, tris[t + 1]!];
+  }
+}
+
+function pointInPolygon(x: number, y: number, poly: number[], xy: Float32Array): boolean {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const xi = xy[2 * poly[i]!]!, yi = xy[2 * poly[i]! + 1]!, xj = xy[2 * poly[j]!]!, yj = xy[2 * poly[j]! + 1]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** Fixed anchors: the frame border (every ~stepPx) and a ring ~1.6x the face oval around its centre. */
+function anchorPoints(lm: Landmarks2D, oval: number[], width: number, height: number): number[] {
+  const pts: number[] = [];
+  const stepPx = 64;
+  const nx = Math.max(1, Math.round(width / stepPx)), ny = Math.max(1, Math.round(height / stepPx));
+  for (let i = 0; i < nx; i++) pts.push((i * width) / nx, 0, width - (i * width) / nx, height);
+  for (let i = 0; i < ny; i++) pts.push(width, (i * height) / ny, 0, height - (i * height) / ny);
+  let cx = 0, cy = 0;
+  for (const id of oval) { cx += lm[2 * id]!; cy += lm[2 * id + 1]!; }
+  cx /= oval.length; cy /= oval.length;
+  const margin = 8, ringScale = 1.6, ringCount = 24;
+  for (let k = 0; k < ringCount; k++) {
+    // Ring point k follows the oval's radius in its direction, scaled out.
+    const id = oval[Math.floor((k * oval.length) / ringCount)]!;
+    const x = cx + ringScale * (lm[2 * id]! - cx), y = cy + ringScale * (lm[2 * id + 1]! - cy);
+    if (x < margin || y < margin || x > width - margin || y > height - margin) continue;
+    pts.push(x, y);
+  }
+  return pts;
+}
+
+/** Build the portrait's triangulation: open face mesh + eye strips + mouth strip + anchored background. */
+export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: number): WarpMesh {
+  const topo = faceTopology();
+  const lipSet = new Set([...topo.innerLipUpper, ...topo.innerLipLower]);
+  const eyeSets = topo.eyes.map(([a, b]) => new Set([...a, ...b]));
+  const isFill = (a: number, b: number, c: number) =>
+    [lipSet, ...eyeSets].some((s) => s.has(a) && s.has(b) && s.has(c));
+
+  const lm = landmarks.subarray(0, NUM_LANDMARKS * 2);
+  const mesh: number[] = [];
+  for (let t = 0; t < topo.triangles.length; t += 3) {
+    const a = topo.triangles[t]!, b = topo.triangles[t + 1]!, c = topo.triangles[t + 2]!;
+    if (!isFill(a, b, c)) mesh.push(a, b, c);
+  }
+  // The canonical winding is counter-clockwise seen from the viewer with y up; flip if the image says otherwise.
+  let sum = 0;
+  for (let t = 0; t < mesh.length; t += 3) sum += area2(lm, mesh[t]!, mesh[t + 1]!, mesh[t + 2]!);
+  if (sum < 0) for (let t = 0; t < mesh.length; t += 3) [mesh[t + 1], mesh[t + 2]] = [mesh[t + 2]!, mesh[t + 1]!];
+
+  const eyeStrips: number[] = [];
+  for (const [c0, c1] of topo.eyes) {
+    const dir = Math.sign(lm[2 * c0.at(-1)!]! - lm[2 * c0[0]!]!) || 1;
+    // Upper lid = the chain with the smaller mean y; the strip orientation needs to know it.
+    const meanY = (ch: number[]) => ch.reduce((s, id) => s + lm[2 * id + 1]!, 0) / ch.length;
+    const [up, low] = meanY(c0) <= meanY(c1) ? [c0, c1] : [c1, c0];
+    const tris = stripTriangles(up, low);
+    orientStrip(tris, up, low, dir);
+    eyeStrips.push(...tris);
+  }
+  const mouthStrip = stripTriangles(topo.innerLipUpper, topo.innerLipLower);
+  orientStrip(mouthStrip, topo.innerLipUpper, topo.innerLipLower, Math.sign(lm[2 * 308]! - lm[2 * 78]!) || 1);
+
+  // Background: constrained Delaunay of the face oval + anchors, keeping what lies outside the oval.
+  const anchors = anchorPoints(lm, topo.faceOval, width, height);
+  const numVertices = NUM_LANDMARKS + anchors.length / 2;
+  const refXY = new Float32Array(numVertices * 2);
+  refXY.set(lm);
+  refXY.set(anchors, NUM_LANDMARKS * 2);
+  const outerIds = [...topo.faceOval, ...Array.from({ length: anchors.length / 2 }, (_, i) => NUM_LANDMARKS + i)];
+  const coords = new Float64Array(outerIds.length * 2);
+  outerIds.forEach((id, i) => { coords[2 * i] = refXY[2 * id]!; coords[2 * i + 1] = refXY[2 * id + 1]!; });
+  const del = new Delaunator(coords);
+  const con = new Constrainautor(del);
+  const n = topo.faceOval.length;
+  for (let i = 0; i < n; i++) con.constrainOne(i, (i + 1) % n);
+  const outer: number[] = [];
+  for (let t = 0; t < del.triangles.length; t += 3) {
+    const a = outerIds[del.triangles[t]!]!, b = outerIds[del.triangles[t + 1]!]!, c = outerIds[del.triangles[t + 2]!]!;
+    const mx = (refXY[2 * a]! + refXY[2 * b]! + refXY[2 * c]!) / 3, my = (refXY[2 * a + 1]! + refXY[2 * b + 1]! + refXY[2 * c + 1]!) / 3;
+    if (pointInPolygon(mx, my, topo.faceOval, refXY)) continue;
+    if (area2(refXY, a, b, c) < 0) outer.push(a, c, b);
+    else outer.push(a, b, c);
+  }
+
+  const all = [...mesh, ...eyeStrips, ...outer, ...mouthStrip];
+  const kinds = new Uint8Array(all.length / 3);
+  kinds.fill(KIND_MOUTH, (all.length - mouthStrip.length) / 3);
+
+  const mouthColumn = new Int8Array(NUM_LANDMARKS).fill(-1);
+  const mouthSide = new Float32Array(NUM_LANDMARKS);
+  topo.innerLipUpper.forEach((id, i) => { mouthColumn[id] = i; mouthSide[id] = 0; });
+  topo.innerLipLower.forEach((id, i) => { mouthColumn[id] = i; mouthSide[id] = 1; });
+  mouthSide[topo.innerLipUpper[0]!] = 0.5;
+  mouthSide[topo.innerLipUpper.at(-1)!] = 0.5;
+
+  return {
+    numVertices,
+    refXY,
+    triangles: Uint32Array.from(all),
+    kinds,
+    mouthColumn,
+    mouthSide,
+    lipUpper: topo.innerLipUpper,
+    lipLower: topo.innerLipLower,
+  };
+}

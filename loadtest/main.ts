@@ -1,0 +1,497 @@
+/**
+ * Load test: N headless clients stream looping speech to the server and measure what comes back.
+ *
+ *   npm run loadtest -- --sessions 8 --duration 60 [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]
+ *                       [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]
+ *
+ * Without --url it starts the server itself (`node --import tsx server/main.ts --port <free>`), samples
+ * its CPU% and RSS from /proc, and stops it at the end. Loopback only; stops by itself after --duration
+ * seconds (counted from the first connect), or on Ctrl-C.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  AvatarClient,
+  AvatarServerError,
+  summarizeLatency,
+  type AvatarClientStats,
+  type LatencySummary,
+  type VideoCodecChoice,
+} from './AvatarClient.ts';
+import { loadSpeech48k } from './audioFile.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DEFAULT_AUDIO = join(REPO_ROOT, 'assets', 'speech', 'jfk.wav');
+const SERVER_START_TIMEOUT_MS = 60_000;
+const SAMPLE_INTERVAL_MS = 1_000;
+const PROGRESS_INTERVAL_MS = 5_000;
+const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks.
+
+interface Options {
+  sessions: number;
+  durationS: number;
+  audio: string;
+  url: string | null;
+  codec: VideoCodecChoice;
+  staggerMs: number;
+  reference: string | null;
+  config: string | null;
+  out: string | null;
+}
+
+function usage(message?: string): never {
+  if (message) console.error(`loadtest: ${message}`);
+  console.error(
+    'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]\n' +
+      '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]',
+  );
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        sessions: { type: 'string', default: '1' },
+        duration: { type: 'string', default: '30' },
+        audio: { type: 'string' },
+        url: { type: 'string' },
+        codec: { type: 'string', default: 'h264' },
+        stagger: { type: 'string', default: '250' },
+        reference: { type: 'string' },
+        config: { type: 'string' },
+        out: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  if (values.help) usage();
+  const int = (name: string, v: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) usage(`invalid --${name} [value:${v}, min:${min}]`);
+    return n;
+  };
+  const codec = values.codec as VideoCodecChoice;
+  if (!['h264', 'vp8', 'both'].includes(codec)) usage(`invalid --codec [value:${codec}, allowed:h264|vp8|both]`);
+  const audio = values.audio ?? DEFAULT_AUDIO;
+  if (!existsSync(audio)) {
+    usage(values.audio ? `audio file not found [path:${audio}]` : `no default speech at ${DEFAULT_AUDIO}; pass --audio FILE.wav`);
+  }
+  return {
+    sessions: Math.floor(int('sessions', values.sessions, 1)),
+    durationS: int('duration', values.duration, 1),
+    audio,
+    url: values.url ? values.url.replace(/\/+$/, '') : null,
+    codec,
+    staggerMs: int('stagger', values.stagger, 0),
+    reference: values.reference ?? null,
+    config: values.config ?? null,
+    out: values.out ?? null,
+  };
+}
+
+// ------------------------------------------------------------------ server child process
+
+interface ServerProcess {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Starts the server in its own process (node + tsx loader, so the pid is the server itself). */
+async function startServer(config: string | null, logPath: string): Promise<ServerProcess> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', 'server/main.ts', '--port', String(port)];
+  if (config) args.push('--config', config);
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(logPath);
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => fail(new Error(`server did not print "listening on" within ${SERVER_START_TIMEOUT_MS} ms [log:${logPath}]`)), SERVER_START_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      seen = (seen + chunk.toString('utf8')).slice(-4096);
+      const m = /listening on (https?:\/\/[^\s"',]+)/.exec(seen);
+      if (m) {
+        cleanup();
+        resolveUrl(m[1]!.replace(/\/+$/, ''));
+      }
+    };
+    const onExit = (code: number | null, signal: string | null): void =>
+      fail(new Error(`server exited during start [code:${code}, signal:${signal}, log:${logPath}]`));
+    function cleanup(): void {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.stderr!.off('data', onData);
+      child.off('exit', onExit);
+    }
+    function fail(error: Error): void {
+      cleanup();
+      child.kill('SIGKILL');
+      reject(error);
+    }
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', onExit);
+  });
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopping ??= new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        log.end();
+        return done();
+      }
+      const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.once('exit', () => {
+        clearTimeout(killTimer);
+        log.end();
+        done();
+      });
+      child.kill('SIGTERM');
+    }));
+  return { url, child, stop };
+}
+
+// ------------------------------------------------------------------ /proc sampling
+
+interface ProcSample {
+  /** ms since the test started */
+  tMs: number;
+  /** CPU over the last interval, 100 = one core. */
+  cpuPct: number;
+  rssMiB: number;
+}
+
+/** The pid and all its descendants (the server may fork helpers). */
+async function processTree(root: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = parents.get(ppid) ?? [];
+    list.push(Number(entry));
+    parents.set(ppid, list);
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
+  return out;
+}
+
+/** utime + stime (ticks) and VmRSS (KiB) summed over the process tree. */
+async function readTreeUsage(root: number): Promise<{ ticks: number; rssKiB: number } | null> {
+  let ticks = 0;
+  let rssKiB = 0;
+  let found = false;
+  for (const pid of await processTree(root)) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
+    if (!stat || !status) continue;
+    found = true;
+    // Fields after "(comm)": state ppid ... utime is field 14, stime 15 (1-based over the whole line).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+    if (rss) rssKiB += Number(rss[1]);
+  }
+  return found ? { ticks, rssKiB } : null;
+}
+
+class ProcSampler {
+  readonly samples: ProcSample[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private last: { ticks: number; atMs: number } | null = null;
+
+  constructor(
+    private readonly pid: number,
+    private readonly t0: number,
+  ) {}
+
+  start(): void {
+    const tick = async (): Promise<void> => {
+      const usage = await readTreeUsage(this.pid);
+      const now = performance.now();
+      if (usage) {
+        if (this.last) {
+          const cpuPct = ((usage.ticks - this.last.ticks) / CLK_TCK / ((now - this.last.atMs) / 1000)) * 100;
+          this.samples.push({ tMs: Math.round(now - this.t0), cpuPct: round(cpuPct, 1), rssMiB: round(usage.rssKiB / 1024, 1) });
+        }
+        this.last = { ticks: usage.ticks, atMs: now };
+      }
+      if (this.timer) this.timer = setTimeout(() => void tick(), SAMPLE_INTERVAL_MS);
+    };
+    this.timer = setTimeout(() => void tick(), 0);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+// ------------------------------------------------------------------ report
+
+interface SessionResult {
+  index: number;
+  startedAtMs: number;
+  error: string | null;
+  retryAfterS: number | null;
+  stats: AvatarClientStats | null;
+}
+
+function round(v: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+function fmt(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  for (const [i, row] of rows.entries()) {
+    console.log(row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencySummary | null, error: string | null): string[] {
+  if (!s) return [name, ...Array<string>(10).fill('-'), error ?? ''];
+  return [
+    name,
+    fmt(s.fps, 1),
+    String(s.frames),
+    s.serverDroppedFrames === null ? '-' : String(s.serverDroppedFrames),
+    String(s.frameIndexGaps),
+    String(s.keyframes),
+    fmt(s.kbps),
+    fmt(latency?.p50),
+    fmt(latency?.p95),
+    fmt(s.firstFrameMs),
+    fmt(s.firstFrameAfterIceMs),
+    error ?? (s.frames === 0 ? 'no video' : ''),
+  ];
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}.json`);
+  await mkdir(dirname(outPath), { recursive: true });
+
+  const audio = await loadSpeech48k(opts.audio);
+  console.log(`loadtest: ${opts.sessions} session(s), ${opts.durationS} s, codec ${opts.codec}, audio ${opts.audio} (${(audio.length / 48000).toFixed(1)} s, looped)`);
+
+  let server: ServerProcess | null = null;
+  let baseUrl = opts.url;
+  if (!baseUrl) {
+    const logPath = outPath.replace(/\.json$/, '') + '.server.log';
+    const startMs = performance.now();
+    server = await startServer(opts.config, logPath);
+    baseUrl = server.url;
+    console.log(`loadtest: server pid ${server.child.pid} ${baseUrl} ready in ${Math.round(performance.now() - startMs)} ms (log ${logPath})`);
+  }
+  if (!/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(baseUrl)) {
+    await server?.stop();
+    usage(`--url must be a loopback address [url:${baseUrl}]`);
+  }
+
+  const t0 = performance.now();
+  const sampler = server ? new ProcSampler(server.child.pid!, t0) : null;
+  sampler?.start();
+  const clientCpu0 = process.cpuUsage();
+
+  const clients: AvatarClient[] = [];
+  const results: SessionResult[] = [];
+  let stopRequested = false;
+  let wake: (() => void) | null = null;
+  const onSigint = (): void => {
+    console.log('\nloadtest: interrupted, closing sessions');
+    stopRequested = true;
+    wake?.();
+  };
+  process.on('SIGINT', onSigint);
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((r) => {
+      const t = setTimeout(() => {
+        wake = null;
+        r();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = null;
+        r();
+      };
+    });
+
+  const deadline = t0 + opts.durationS * 1000;
+  const connects: Promise<void>[] = [];
+  let exitCode = 0;
+  try {
+    for (let i = 0; i < opts.sessions && !stopRequested && performance.now() < deadline; i++) {
+      const result: SessionResult = { index: i, startedAtMs: Math.round(performance.now() - t0), error: null, retryAfterS: null, stats: null };
+      results.push(result);
+      const client = new AvatarClient({
+        baseUrl,
+        audio,
+        loop: true,
+        codec: opts.codec,
+        ...(opts.reference ? { referenceId: opts.reference } : {}),
+      });
+      clients.push(client);
+      connects.push(
+        client.connect().catch((error: unknown) => {
+          result.error = error instanceof AvatarServerError ? `HTTP ${error.status}` : (error as Error).message;
+          if (error instanceof AvatarServerError) result.retryAfterS = error.retryAfterS;
+          console.error(`loadtest: session ${i} failed: ${(error as Error).message}`);
+        }),
+      );
+      if (i < opts.sessions - 1 && opts.staggerMs > 0) await sleep(Math.min(opts.staggerMs, Math.max(0, deadline - performance.now())));
+    }
+    await Promise.all(connects);
+
+    let nextProgress = performance.now() + PROGRESS_INTERVAL_MS;
+    while (!stopRequested && performance.now() < deadline) {
+      await sleep(Math.min(nextProgress, deadline) - performance.now());
+      if (performance.now() >= nextProgress) {
+        nextProgress += PROGRESS_INTERVAL_MS;
+        const all = clients.map((c) => c.getStats());
+        const live = all.filter((s) => s.state === 'connected').length;
+        const frames = all.reduce((a, s) => a + s.frames, 0);
+        const cpu = sampler?.samples.at(-1);
+        console.log(
+          `  t=${fmt((performance.now() - t0) / 1000)} s  connected ${live}/${clients.length}  frames ${frames}` +
+            (cpu ? `  server cpu ${cpu.cpuPct}% rss ${cpu.rssMiB} MiB` : ''),
+        );
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    for (const [i, client] of clients.entries()) results[i]!.stats = client.getStats();
+    await Promise.all(clients.map((c) => c.close()));
+    sampler?.stop();
+    await server?.stop();
+  }
+  const clientCpu = process.cpuUsage(clientCpu0);
+  const elapsedS = (performance.now() - t0) / 1000;
+
+  // Table
+  const header = ['session', 'fps', 'frames', 'dropped', 'idxgap', 'keyfr', 'kbps', 'lat p50', 'lat p95', 'ttff ms', 'ttff-ice', 'note'];
+  const rows: string[][] = [header];
+  for (const [i, r] of results.entries()) {
+    const name = `#${i}${r.stats?.sessionId ? ` ${r.stats.sessionId.slice(0, 8)}` : ''}`;
+    rows.push(sessionRow(name, r.error ? null : r.stats, r.stats?.latency ?? null, r.error));
+  }
+  const ok = results.filter((r) => r.stats && !r.error);
+  const pooled = summarizeLatency(clients.flatMap((c) => [...c.latencySamples()]));
+  const sum = (f: (s: AvatarClientStats) => number): number => ok.reduce((a, r) => a + f(r.stats!), 0);
+  const dropped = ok.some((r) => r.stats!.serverDroppedFrames !== null) ? sum((s) => s.serverDroppedFrames ?? 0) : null;
+  const ttffs = ok.map((r) => r.stats!.firstFrameMs).filter((v): v is number => v !== null);
+  const ttffIce = ok.map((r) => r.stats!.firstFrameAfterIceMs).filter((v): v is number => v !== null);
+  const totals = {
+    sessions: results.length,
+    connected: ok.length,
+    failed: results.length - ok.length,
+    withVideo: ok.filter((r) => r.stats!.frames > 0).length,
+    meanFps: ok.length ? sum((s) => s.fps) / ok.length : 0,
+    frames: sum((s) => s.frames),
+    serverDroppedFrames: dropped,
+    frameIndexGaps: sum((s) => s.frameIndexGaps),
+    keyframes: sum((s) => s.keyframes),
+    kbps: sum((s) => s.kbps),
+    latency: pooled,
+    maxFirstFrameMs: ttffs.length ? Math.max(...ttffs) : null,
+    maxFirstFrameAfterIceMs: ttffIce.length ? Math.max(...ttffIce) : null,
+  };
+  rows.push([
+    `total (${ok.length}/${results.length})`,
+    fmt(totals.meanFps, 1),
+    String(totals.frames),
+    dropped === null ? '-' : String(dropped),
+    String(totals.frameIndexGaps),
+    String(totals.keyframes),
+    fmt(totals.kbps),
+    fmt(pooled?.p50),
+    fmt(pooled?.p95),
+    fmt(totals.maxFirstFrameMs),
+    fmt(totals.maxFirstFrameAfterIceMs),
+    'fps mean, ttff max',
+  ]);
+  console.log('');
+  printTable(rows);
+
+  const samples = sampler?.samples ?? [];
+  const serverSummary = samples.length
+    ? {
+        pid: server!.child.pid,
+        meanCpuPct: round(samples.reduce((a, s) => a + s.cpuPct, 0) / samples.length, 1),
+        maxCpuPct: Math.max(...samples.map((s) => s.cpuPct)),
+        maxRssMiB: Math.max(...samples.map((s) => s.rssMiB)),
+        lastRssMiB: samples.at(-1)!.rssMiB,
+        samples,
+      }
+    : null;
+  const clientCpuPct = round(((clientCpu.user + clientCpu.system) / 1e6 / elapsedS) * 100, 1);
+  console.log('');
+  if (serverSummary) {
+    console.log(
+      `server: cpu mean ${serverSummary.meanCpuPct}% max ${serverSummary.maxCpuPct}% (100% = one core), ` +
+        `rss max ${serverSummary.maxRssMiB} MiB, last ${serverSummary.lastRssMiB} MiB`,
+    );
+  } else {
+    console.log('server: external (--url), not sampled');
+  }
+  console.log(`clients: cpu ${clientCpuPct}% of one core in this process`);
+
+  const report = {
+    startedAt: new Date(Date.now() - elapsedS * 1000).toISOString(),
+    durationS: round(elapsedS, 2),
+    options: { ...opts, url: baseUrl },
+    totals,
+    server: serverSummary,
+    client: { cpuPct: clientCpuPct },
+    sessions: results,
+  };
+  await writeFile(outPath, JSON.stringify(report, null, 2) + '\n');
+  console.log(`report: ${outPath}`);
+
+  if (ok.length < results.length || totals.withVideo < ok.length) exitCode = 1;
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`loadtest: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  },
+);

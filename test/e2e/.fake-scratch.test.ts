@@ -1,0 +1,172 @@
+/**
+ * End to end: the demo page in Debian Chromium, a fake microphone playing speech, the real server
+ * in a child process. Needs /usr/bin/chromium (apt-get install -y chromium).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** 16 kHz mono 16-bit PCM: Chromium's fake capture device reads it as is and loops it. */
+const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
+const OUT_DIR = join(ROOT, 'test-output');
+const SERVER_START_TIMEOUT_MS = 60_000;
+
+interface AvatarDebug {
+  state: string;
+  error: string | null;
+  sessionId: string | null;
+  stats: { framesDecoded: number; fps: number; serverLatencyMs: { p50: number; p95: number } | null };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => done(port));
+    });
+  });
+}
+
+/** Starts `server/main.ts` on a free port; resolves with its URL once it prints "listening on". */
+async function startServerProcess(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const log = (): string => output.slice(-4000);
+  const url = await new Promise<string>((done, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server not listening after ${SERVER_START_TIMEOUT_MS} ms:\n${log()}`)), SERVER_START_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      output = (output + chunk.toString('utf8')).slice(-100_000);
+      const m = /listening on (https?:\/\/[^\s"',]+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        done(m[1]!.replace(/\/+$/, ''));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited during start [code:${code}, signal:${signal}]:\n${log()}`));
+    });
+  });
+  return { child, url, log };
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+// Page-side code is passed as strings: this tsconfig has no DOM lib.
+const avatar = (page: Page): Promise<AvatarDebug> => page.evaluate<AvatarDebug>('window.__avatar');
+
+/** Frames the page has decoded so far: the video element's count (works without access to the peer). */
+const decodedFrames = (page: Page): Promise<number> =>
+  page.evaluate<number>("document.querySelector('#avatar').getVideoPlaybackQuality().totalVideoFrames");
+
+describe('demo page', { timeout: 180_000 }, () => {
+  let server: Awaited<ReturnType<typeof startServerProcess>> | null = null;
+  let browser: Browser | null = null;
+  let page: Page | null = null;
+  const pageLog: string[] = [];
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
+    assert.ok(existsSync(SPEECH), `speech sample missing: ${SPEECH}`);
+    await mkdir(OUT_DIR, { recursive: true });
+    // Same as `npm run build:client`, so the test never serves a stale bundle.
+    await build({
+      entryPoints: [join(ROOT, 'client/main.ts')],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      outfile: join(ROOT, 'dist/client/main.js'),
+      sourcemap: true,
+      logLevel: 'warning',
+    });
+    server = await startServerProcess();
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${SPEECH}`,
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 700, height: 900 } });
+    page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
+    page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));
+  });
+
+  after(async () => {
+    await page?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    if (server) await stopProcess(server.child);
+  });
+
+  test('Start shows the talking portrait: 512x512 video whose frames keep coming', async () => {
+    const p = page!;
+    await p.goto(process.env.E2E_URL ?? server!.url, { waitUntil: 'load' });
+    assert.equal((await avatar(p)).state, 'idle');
+    await p.click('#start');
+    try {
+      await p.waitForFunction("['live', 'error'].includes(window.__avatar.state)", undefined, { timeout: 60_000, polling: 200 });
+    } catch (error) {
+      throw new Error(`page never went live: ${JSON.stringify(await avatar(p))}\npage log:\n${pageLog.join('\n')}\nserver log:\n${server!.log()}`, { cause: error });
+    }
+    const live = await avatar(p);
+    assert.equal(live.state, 'live', `page error: ${live.error}\npage log:\n${pageLog.join('\n')}`);
+
+    await p.waitForFunction("!document.querySelector('#avatar').paused", undefined, { timeout: 10_000 });
+    const size = await p.evaluate<{ width: number; height: number }>(
+      "(() => { const v = document.querySelector('#avatar'); return { width: v.videoWidth, height: v.videoHeight }; })()",
+    );
+    assert.deepEqual(size, { width: 512, height: 512 });
+
+    const before = await decodedFrames(p);
+    await new Promise((r) => setTimeout(r, 2_000));
+    const afterFrames = await decodedFrames(p);
+    const grown = afterFrames - before;
+    // 25 fps would give 50; leave room for a loaded 2-core machine.
+    assert.ok(grown >= 10, `only ${grown} frames decoded in 2 s (before ${before}, after ${afterFrames})`);
+
+    // The stats overlay polls getStats() once a second; give it a moment to see the decoder.
+    await p.waitForFunction('window.__avatar.stats.framesDecoded > 0', undefined, { timeout: 5_000 });
+    const stats = (await avatar(p)).stats;
+    console.log(`e2e: ${grown} frames in 2 s, getStats fps ${stats.fps.toFixed(1)}, server latency ${JSON.stringify(stats.serverLatencyMs)}`);
+
+    await p.screenshot({ path: join(OUT_DIR, 'e2e-demo.png') });
+
+    await p.click('#stop');
+    await p.waitForFunction("window.__avatar.state === 'idle'", undefined, { timeout: 10_000 });
+  });
+});

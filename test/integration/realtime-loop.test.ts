@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AvatarClient } from '../../loadtest/AvatarClient.ts';
+import { startServer, type RunningServer } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import { boxDiff, decodeFrames, landmarkBox, speech48k } from '../helpers/media.ts';
+
+const FPS = 25;
+/** Outer lip contour ids (MediaPipe): the mouth region of the portrait. */
+const LIPS = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409];
+const SILENCE_AT_S = 3.0;
+const SILENCE_S = 1.2;
+
+describe('realtime loop: werift client <-> server over loopback', { timeout: 120_000 }, () => {
+  let server: RunningServer;
+  let landmarks: number[][];
+
+  before(async () => {
+    server = await startServer(loadConfig(undefined, { server: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' } }));
+    const res = await fetch(`${server.url}/v1/references/default`);
+    assert.equal(res.status, 200);
+    landmarks = ((await res.json()) as { landmarks: number[][] }).landmarks;
+  });
+  after(async () => {
+    await server?.close();
+  });
+
+  async function runSession(codec: 'h264' | 'vp8', audio: Float32Array, seconds: number) {
+    const client = new AvatarClient({ baseUrl: server.url, codec: codec === 'h264' ? 'both' : 'vp8', audio, keepFrames: true });
+    const events: { index: number; audioTimeMs: number; mouthOpen: number }[] = [];
+    await client.connect();
+    const session = server.sessions.get(client.id!);
+    session.on('frame', (f) => events.push(f));
+    await client.waitForConnected(10_000);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const serverStats = session.stats();
+    const clientStats = client.getStats();
+    await client.close();
+    return { client, events, serverStats, clientStats };
+  }
+
+  test('H.264: frames of the configured size and rate; the mouth moves with speech and rests in silence; metadata on the data channel', async () => {
+    const audio = await speech48k({ seconds: 7, silenceAtS: SILENCE_AT_S, silenceS: SILENCE_S });
+    const { client, events, serverStats, clientStats } = await runSession('h264', audio, 7.5);
+    assert.equal(clientStats.videoCodec?.toLowerCase(), 'video/h264');
+
+    // Frame rate within 10% of config, measured on arrival after the first second.
+    const arrivals = client.frames.map((f) => f.arrivalMs);
+    const t0 = arrivals[0]! + 1000;
+    const t1 = arrivals.at(-1)!;
+    const fps = (arrivals.filter((t) => t >= t0).length - 1) / ((t1 - t0) / 1000);
+    assert.ok(Math.abs(fps - FPS) <= FPS * 0.1, `received ${fps.toFixed(1)} fps, want ${FPS} +-10%`);
+
+    // Metadata arrived for (almost) every frame, with a measured latency.
+    assert.ok(clientStats.frameMessages >= client.frames.length * 0.9, `${clientStats.frameMessages} frame messages for ${client.frames.length} frames`);
+    assert.ok(clientStats.latency && clientStats.latency.count > 50 && clientStats.latency.p50 > 0, 'latency reported per frame');
+
+    const decoded = await decodeFrames(client.frames, 'h264');
+    assert.ok(decoded.length > 100, `decoded ${decoded.length} frames`);
+    for (const d of decoded) assert.deepEqual([d.width, d.height], [512, 512]);
+
+    // Map each decoded frame to the audio it shows; the client's audio starts at firstAudioMediaMs of the media clock.
+    const offsetMs = serverStats.firstAudioMediaMs ?? 0;
+    const rtp0 = Math.min(...decoded.map((d) => d.rtpTimestamp));
+    const audio0 = Math.min(...events.map((e) => e.audioTimeMs));
+    const clientTimeMs = (d: { rtpTimestamp: number }) => audio0 + (d.rtpTimestamp - rtp0) / 90 - offsetMs;
+    const mouth = landmarkBox(landmarks, LIPS, 6);
+    const activity = (fromMs: number, toMs: number) => {
+      const diffs: number[] = [];
+      for (let i = 1; i < decoded.length; i++) {
+        const t = clientTimeMs(decoded[i]!);
+        if (t >= fromMs && t < toMs) diffs.push(boxDiff(decoded[i]!, decoded[i - 1]!, mouth));
+      }
+      assert.ok(diffs.length >= 10, `enough frames in [${fromMs}, ${toMs}) ms: ${diffs.length}`);
+      return diffs.reduce((a, b) => a + b, 0) / diffs.length;
+    };
+    const speech = activity(300, SILENCE_AT_S * 1000);
+    const silence = activity((SILENCE_AT_S + 0.3) * 1000, (SILENCE_AT_S + SILENCE_S - 0.15) * 1000);
+    const speechAgain = activity((SILENCE_AT_S + SILENCE_S) * 1000, 6800);
+    assert.ok(silence < 1.0, `mouth region still during silence: mean |diff| ${silence.toFixed(2)}`);
+    assert.ok(speech > 3 * silence && speech > 1.0, `mouth moves during speech: ${speech.toFixed(2)} vs silence ${silence.toFixed(2)}`);
+    assert.ok(speechAgain > 3 * silence, `mouth moves again after the pause: ${speechAgain.toFixed(2)}`);
+
+    // The same from the motion stage's own numbers.
+    const open = (from: number, to: number) => {
+      const xs = events.filter((e) => e.audioTimeMs - offsetMs >= from && e.audioTimeMs - offsetMs < to).map((e) => e.mouthOpen);
+      return Math.max(...xs);
+    };
+    assert.ok(open((SILENCE_AT_S + 0.3) * 1000, (SILENCE_AT_S + SILENCE_S - 0.15) * 1000) < 0.05, 'mouth closed in silence');
+    assert.ok(open(300, SILENCE_AT_S * 1000) > 0.3, 'mouth opens in speech');
+  });
+
+  test('VP8 when the offer has no H.264', async () => {
+    const audio = await speech48k({ seconds: 4 });
+    const { client, clientStats } = await runSession('vp8', audio, 3);
+    assert.equal(clientStats.videoCodec?.toLowerCase(), 'video/vp8');
+    const decoded = await decodeFrames(client.frames, 'vp8');
+    assert.ok(decoded.length >= 40, `decoded ${decoded.length} VP8 frames`);
+    for (const d of decoded) assert.deepEqual([d.width, d.height], [512, 512]);
+  });
+});

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
+import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
+import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
+
+const PORTRAIT = new URL('../../assets/portraits/astronaut.png', import.meta.url);
+const INNER_UPPER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308];
+const INNER_LOWER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+const SENTINEL = [255, 0, 255, 0];
+
+let ref: ReferencePortrait;
+const renderer = new WarpRenderer();
+
+before(async () => {
+  const landmarker = new FaceLandmarker();
+  try {
+    const bytes = new Uint8Array(await readFile(PORTRAIT));
+    ref = await ingestReference(bytes, { width: 512, height: 512, maxBytes: 5e6, maxPixels: 4e7, landmarker });
+  } finally {
+    await landmarker.close();
+  }
+  await renderer.prepare(ref);
+}, { timeout: 60_000 });
+after(() => renderer.dispose());
+
+function sentinelFrame(): RgbaImage {
+  const data = new Uint8Array(512 * 512 * 4);
+  for (let i = 0; i < data.length; i += 4) data.set(SENTINEL, i);
+  return { width: 512, height: 512, data };
+}
+
+function render(landmarks: Float32Array): RgbaImage {
+  const out = sentinelFrame();
+  renderer.renderInto({ referenceId: ref.id, landmarks, frameIndex: 0, mouthOpen: 0 }, out);
+  return out;
+}
+
+function bounds(lm: Float32Array, ids: number[], pad: number) {
+  const xs = ids.map((i) => lm[2 * i]!), ys = ids.map((i) => lm[2 * i + 1]!);
+  return { x0: Math.floor(Math.min(...xs) - pad), x1: Math.ceil(Math.max(...xs) + pad), y0: Math.floor(Math.min(...ys) - pad), y1: Math.ceil(Math.max(...ys) + pad) };
+}
+
+function psnr(a: Uint8Array, b: Uint8Array, box: ReturnType<typeof bounds>): number {
+  let se = 0, n = 0;
+  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) for (let c = 0; c < 3; c++) {
+    const d = a[(y * 512 + x) * 4 + c]! - b[(y * 512 + x) * 4 + c]!;
+    se += d * d; n++;
+  }
+  return se === 0 ? Infinity : 10 * Math.log10((255 * 255 * n) / se);
+}
+
+/** Dark pixels (luma < 50) in a box, and the rows they span. */
+function darkness(img: RgbaImage, box: ReturnType<typeof bounds>): { count: number; rows: number } {
+  let count = 0, top = Infinity, bottom = -Infinity;
+  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) {
+    const i = (y * 512 + x) * 4, d = img.data;
+    if (0.299 * d[i]! + 0.587 * d[i + 1]! + 0.114 * d[i + 2]! < 50) { count++; top = Math.min(top, y); bottom = Math.max(bottom, y); }
+  }
+  return { count, rows: count ? bottom - top + 1 : 0 };
+}
+
+function allWritten(img: RgbaImage): number {
+  let unwritten = 0;
+  for (let i = 3; i < img.data.length; i += 4) if (img.data[i] !== 255) unwritten++;
+  return unwritten;
+}
+
+/** Jaw opens: landmarks below the upper inner lip, near the mouth, move down by up to `px`. */
+function jawOpen(lm: Float32Array, px: number): Float32Array {
+  const out = Float32Array.from(lm);
+  const lipY = Math.max(...INNER_UPPER.map((i) => lm[2 * i + 1]!)), cx = lm[2 * 13]!, halfW = Math.abs(lm[2 * 308]! - lm[2 * 78]!);
+  for (let k = 0; k < 468; k++) {
+    const dy = lm[2 * k + 1]! - lipY, dx = Math.abs(lm[2 * k]! - cx);
+    if (dy > 0.5 && dx < 1.6 * halfW) out[2 * k + 1] = lm[2 * k + 1]! + px * Math.min(1, dy / 6) * Math.max(0, 1 - Math.max(0, dx - halfW * 0.6) / halfW);
+  }
+  return out;
+}
+
+describe('WarpRenderer', () => {
+  test('rendering the reference landmarks reproduces the reference (PSNR >= 40 dB over the face box)', () => {
+    const out = render(ref.landmarks);
+    const box = bounds(ref.landmarks, Array.from({ length: 468 }, (_, i) => i), 0);
+    const db = psnr(out.data, ref.image.data, box);
+    assert.ok(db >= 40, `PSNR ${db} dB`);
+    assert.equal(allWritten(out), 0);
+    assert.equal(renderer.lastFrame.flipped, 0);
+  });
+
+  test('a jaw-open landmark set darkens and enlarges the mouth; a closed set does not', () => {
+    const open = jawOpen(ref.landmarks, 15);
+    const box = bounds(open, [61, 291, 0, 17], 6);
+    const before = darkness(ref.image, box);
+    const opened = darkness(render(open), box);
+    assert.ok(opened.count > before.count + 300, `dark px ${before.count} -> ${opened.count}`);
+    assert.ok(opened.rows >= before.rows + 8, `dark rows ${before.rows} -> ${opened.rows}`);
+
+    const closed = Float32Array.from(ref.landmarks);
+    INNER_LOWER.forEach((id, i) => { closed[2 * id + 1] = ref.landmarks[2 * INNER_UPPER[i]! + 1]!; });
+    const shut = render(closed);
+    const closedDark = darkness(shut, box);
+    assert.ok(closedDark.count <= before.count + 10, `closed mouth dark px ${before.count} -> ${closedDark.count}`);
+    assert.equal(allWritten(shut), 0);
+  });
+
+  test('smooth random landmark motion (+-3 px) leaves no unwritten pixel and flips no triangle', () => {
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 25; trial++) {
+      const lm = Float32Array.from(ref.landmarks);
+      const [ax, ay, fx, fy, px, py, tx, ty] = Array.from({ length: 8 }, rand);
+      for (let k = 0; k < 468; k++) {
+        const x = lm[2 * k]!, y = lm[2 * k + 1]!;
+        lm[2 * k] = x + 1.5 * (2 * tx! - 1) + 1.5 * ax! * Math.sin(x * (0.02 + 0.05 * fx!) + 6 * px!);
+        lm[2 * k + 1] = y + 1.5 * (2 * ty! - 1) + 1.5 * ay! * Math.sin(y * (0.02 + 0.05 * fy!) + 6 * py!);
+      }
+      const out = render(lm);
+      assert.equal(allWritten(out), 0, `trial ${trial}`);
+      assert.equal(renderer.lastFrame.flipped, 0, `trial ${trial}`);
+    }
+  });
+
+  test('even folded landmarks (independent +-3 px noise) leave no unwritten pixel', () => {
+    let seed = 99;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let trial = 0; trial < 10; trial++) {
+      const lm = ref.landmarks.map((v) => v + (rand() * 2 - 1) * 3);
+      assert.equal(allWritten(render(lm)), 0, `trial ${trial}`);
+    }
+  });
+
+  test('render() returns one frame of the reference size per request; unknown ids throw', async () => {
+    const frames = await renderer.render([
+      { referenceId: ref.id, landmarks: ref.landmarks, frameIndex: 0, mouthOpen: 0 },
+      { referenceId: ref.id, landmarks: jawOpen(ref.landmarks, 10), frameIndex: 1, mouthOpen: 0.6 },
+    ]);
+    assert.equal(frames.length, 2);
+    assert.deepEqual(frames[0]!.data, ref.image.data);
+    assert.notDeepEqual(frames[1]!.data, ref.image.data);
+    await assert.rejects(renderer.render([{ referenceId: 'nope', landmarks: ref.landmarks, frameIndex: 0, mouthOpen: 0 }]), /not prepared/);
+  });
+});
