@@ -228,10 +228,12 @@ async function start(): Promise<void> {
       video: false,
     });
     pc = new RTCPeerConnection();
-    const remote = new MediaStream();
+    const remoteTracks: MediaStreamTrack[] = [];
     pc.addEventListener('track', (event) => {
-      remote.addTrack(event.track);
-      if (ui.video.srcObject !== remote) ui.video.srcObject = remote;
+      remoteTracks.push(event.track);
+      // A fresh stream per track: Chromium does not start playback of a track added to a stream
+      // that is already the element's srcObject.
+      ui.video.srcObject = new MediaStream(remoteTracks);
     });
     for (const track of mic.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [mic] });
     pc.addTransceiver('video', { direction: 'recvonly' });
@@ -312,8 +314,13 @@ function waitForVideo(current: Session): Promise<void> {
       if (session === current) reject(new Error(`no video from the server within ${FIRST_VIDEO_TIMEOUT_MS / 1000} s`));
       else resolve();
     }, FIRST_VIDEO_TIMEOUT_MS);
+    // Media events are the fast path; the poll covers a stopped session and any missed event.
+    const poll = window.setInterval(() => {
+      if (session !== current || (video.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA && video.videoWidth > 0)) done();
+    }, 250);
     function cleanup(): void {
       window.clearTimeout(timer);
+      window.clearInterval(poll);
       video.removeEventListener('loadeddata', done);
       video.removeEventListener('playing', done);
     }

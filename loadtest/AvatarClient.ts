@@ -20,7 +20,7 @@ import {
   useOPUS,
   useVP8,
 } from 'werift';
-import type { RTCDataChannel, RTCRtpCodecParameters, RTCRtpTransceiver } from 'werift';
+import { RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
 
 /** Audio sample rate the client encodes at (Hz). */
@@ -203,6 +203,17 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary | n
     max: sorted[sorted.length - 1]!,
     mean: sum / sorted.length,
   };
+}
+
+/** H.264 High profile, level 3.1, packetization-mode 1. */
+function h264High(): RTCRtpCodecParameters {
+  const base = useH264();
+  return new RTCRtpCodecParameters({
+    mimeType: base.mimeType,
+    clockRate: base.clockRate,
+    rtcpFeedback: base.rtcpFeedback,
+    parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f',
+  });
 }
 
 interface PendingFrame {
@@ -519,13 +530,15 @@ export class AvatarClient {
   // ---------------------------------------------------------------- internals
 
   private videoCodecs(): RTCRtpCodecParameters[] {
+    // Offer High profile before baseline, as Chrome does: the server's x264 stream is High profile.
+    const h264 = [h264High(), useH264()];
     switch (this.options.codec) {
       case 'h264':
-        return [useH264()];
+        return h264;
       case 'vp8':
         return [useVP8()];
       case 'both':
-        return [useH264(), useVP8()];
+        return [...h264, useVP8()];
     }
   }
 

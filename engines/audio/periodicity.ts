@@ -16,6 +16,7 @@ export interface Periodicity {
 export class PeriodicityAnalyser {
   private readonly dec: Float32Array;
   private readonly cum: Float64Array;
+  private readonly nccf: Float64Array;
   private readonly minLag: number;
   private readonly maxLag: number;
   private readonly decRate: number;
@@ -29,6 +30,7 @@ export class PeriodicityAnalyser {
     this.decRate = sampleRate / 2;
     this.minLag = Math.max(2, Math.floor(this.decRate / maxHz));
     this.maxLag = Math.min(n - 8, Math.ceil(this.decRate / minHz));
+    this.nccf = new Float64Array(this.maxLag + 2);
   }
 
   /** Analyse `window` (length as constructed). The returned object is reused by the next call. */
@@ -54,29 +56,33 @@ export class PeriodicityAnalyser {
     out.voicing = 0;
     out.pitchHz = 0;
     if (cum[n]! < 1e-9 * n) return out;
+    const nccf = this.nccf;
     let best = 0;
-    let bestLag = 0;
-    let prev = 0;
-    let bestPrev = 0;
-    let bestNext = 0;
     for (let lag = this.minLag; lag <= this.maxLag; lag++) {
       let r = 0;
       for (let i = 0, m = n - lag; i < m; i++) r += dec[i]! * dec[i + lag]!;
       const e0 = cum[n - lag]!;
       const e1 = cum[n]! - cum[lag]!;
       const v = e0 > 0 && e1 > 0 ? r / Math.sqrt(e0 * e1) : 0;
-      if (lag === bestLag + 1) bestNext = v;
-      if (v > best) {
-        best = v;
-        bestLag = lag;
-        bestPrev = prev;
-        bestNext = 0;
-      }
-      prev = v;
+      nccf[lag] = v;
+      if (v > best) best = v;
     }
-    if (bestLag === 0) return out;
+    if (best <= 0) return out;
+    // The shortest lag that peaks near the maximum is the period; its multiples peak just as high (octave errors).
+    let bestLag = this.minLag;
+    for (let lag = this.minLag; lag <= this.maxLag; lag++) {
+      const v = nccf[lag]!;
+      const isPeak = (lag === this.minLag || v >= nccf[lag - 1]!) && (lag === this.maxLag || v >= nccf[lag + 1]!);
+      if (isPeak && v >= 0.9 * best) {
+        bestLag = lag;
+        break;
+      }
+    }
+    const peak = nccf[bestLag]!;
+    const bestPrev = bestLag > this.minLag ? nccf[bestLag - 1]! : peak;
+    const bestNext = bestLag < this.maxLag ? nccf[bestLag + 1]! : peak;
     // Parabolic interpolation of the peak lag for a finer pitch estimate.
-    const denom = bestPrev - 2 * best + bestNext;
+    const denom = bestPrev - 2 * peak + bestNext;
     const shift = denom < 0 ? Math.max(-0.5, Math.min(0.5, (0.5 * (bestPrev - bestNext)) / denom)) : 0;
     out.voicing = Math.max(0, Math.min(1, best));
     out.pitchHz = this.decRate / (bestLag + shift);

@@ -53,7 +53,8 @@ export class HeadMotion {
   private nextBlink: number;
   private blinkStart = -10;
   private pendingDouble = false;
-  private wasActive = false;
+  private spoke = false;
+  private quietS = 0;
   private readonly out: HeadState = { pitchDeg: 0, yawDeg: 0, rollDeg: 0, tx: 0, ty: 0, blinkLeft: 0, blinkRight: 0, browRaise: 0 };
 
   /** Steps at `stepRate` Hz; `seed` fixes all randomness; `pxPerCm` scales translations to output pixels. */
@@ -126,9 +127,15 @@ export class HeadMotion {
 
   private blink(act: number): number {
     const r = this.prng;
-    // A pause after speech invites a blink soon.
-    if (this.wasActive && act < 0.2 && this.nextBlink - this.t > 1 && r.next() < 0.3) this.nextBlink = this.t + 0.15;
-    this.wasActive = act > 0.5 ? true : act < 0.2 ? false : this.wasActive;
+    // A pause (150 ms quiet) after speech invites a blink soon, but never sooner than 2 s after the last one.
+    if (act > 0.5) {
+      this.spoke = true;
+      this.quietS = 0;
+    } else if (act < 0.2) this.quietS += this.dt;
+    if (this.spoke && this.quietS >= 0.15) {
+      this.spoke = false;
+      if (this.t - this.blinkStart > 2 && this.nextBlink - this.t > 1 && r.next() < 0.4) this.nextBlink = this.t + 0.1;
+    }
     if (this.t >= this.nextBlink) {
       this.blinkStart = this.t;
       if (this.pendingDouble) {

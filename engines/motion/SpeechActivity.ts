@@ -1,11 +1,12 @@
 /**
  * Adaptive speech activity and loudness from frame energy, causal: the noise floor is the minimum of the
- * (2-frame averaged) energy over the last ~2 s (minimum statistics, so it learns within one 250 ms block),
+ * (median of 5 frames; stretches touching digital silence ignored) energy over the last ~2 s (minimum statistics, so it learns within one 250 ms block),
  * the speech level a peak tracker that decays 3 dB/s.
  */
 import { clamp, smoothstep } from './smoothing.ts';
 
 const BLOCKS = 8;
+const DIGITAL_SILENCE_DB = -90;
 
 /** Tracks noise floor and speech level (dBFS) at a fixed frame rate. */
 export class SpeechActivity {
@@ -19,7 +20,8 @@ export class SpeechActivity {
   private curMin = Infinity;
   private inBlock = 0;
   private block = 0;
-  private prev = -120;
+  private readonly recent = new Float64Array(5);
+  private recentAt = 0;
 
   /** Frames arrive at `frameRate` Hz. */
   constructor(frameRate: number) {
@@ -31,9 +33,12 @@ export class SpeechActivity {
   /** Update with one frame's energy (dBFS). */
   update(energyDb: number): void {
     const e = Number.isFinite(energyDb) ? energyDb : -120;
-    const smooth = 0.5 * (e + this.prev);
-    this.prev = e;
-    this.curMin = Math.min(this.curMin, smooth);
+    const recent = this.recent;
+    recent[this.recentAt] = e;
+    this.recentAt = (this.recentAt + 1) % recent.length;
+    const med = median5(recent);
+    // Digital silence (padding, muted input) says nothing about the microphone's noise floor.
+    if (Math.min(...recent) > DIGITAL_SILENCE_DB) this.curMin = Math.min(this.curMin, med);
     if (++this.inBlock >= this.blockLen) {
       this.blockMin[this.block] = this.curMin;
       this.block = (this.block + 1) % BLOCKS;
@@ -42,7 +47,7 @@ export class SpeechActivity {
     }
     let f = this.curMin;
     for (let b = 0; b < BLOCKS; b++) f = Math.min(f, this.blockMin[b]!);
-    this.floorDb = clamp(f, -75, -25);
+    this.floorDb = Number.isFinite(f) ? clamp(f, -75, -25) : -60;
     this.levelDb = Math.max(e, this.levelDb - this.decayDbPerFrame, this.floorDb + 25);
   }
 
@@ -62,8 +67,17 @@ export class SpeechActivity {
     this.curMin = Infinity;
     this.inBlock = 0;
     this.block = 0;
-    this.prev = -120;
+    this.recent.fill(-120);
+    this.recentAt = 0;
     this.floorDb = -60;
     this.levelDb = -20;
   }
+}
+
+function median5(a: Float64Array): number {
+  const [p, q, r, s, t] = [a[0]!, a[1]!, a[2]!, a[3]!, a[4]!];
+  // Median of five without sorting: the middle of the sorted order.
+  const lo = Math.max(Math.min(p, q), Math.min(r, s));
+  const hi = Math.min(Math.max(p, q), Math.max(r, s));
+  return Math.max(Math.min(lo, hi), Math.min(Math.max(lo, hi), t));
 }

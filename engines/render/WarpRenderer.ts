@@ -1,12 +1,14 @@
 import { NUM_LANDMARKS, type ReferencePortrait, type Renderer, type RenderRequest, type RgbaImage } from '../types.ts';
-import { MouthPalette, skinTone } from './mouthInterior.ts';
+import { MouthPalette, referenceTeeth, skinTone } from './mouthInterior.ts';
 import { rasterizeTriangle } from './rasterizeTriangle.ts';
-import { area2, buildWarpMesh, KIND_MOUTH, type WarpMesh } from './warpMesh.ts';
+import { area2, buildWarpMesh, KIND_EYE, KIND_MOUTH, KIND_WARP, type WarpMesh } from './warpMesh.ts';
 
 /** What one rendered frame needed. */
 export interface WarpFrameStats {
-  /** Triangles positive in the reference but flipped or collapsed in this frame (not drawn; neighbours cover them). */
+  /** Skin/background triangles flipped or collapsed in this frame (not drawn; neighbours cover them). */
   flipped: number;
+  /** Eye and mouth opening triangles collapsed in this frame (shut lids or lips; expected). */
+  collapsed: number;
   /** Triangles drawn. */
   drawn: number;
 }
@@ -23,6 +25,12 @@ interface PreparedWarp {
   /** Mouth interior per-vertex attributes, refreshed each frame for the 22 inner-lip landmarks. */
   gapDst: Float32Array;
   gapRef: Float32Array;
+  /** Eye openings, per lid column (18): gap this frame and in the reference (px), closure 0..1. */
+  eyeGapDst: Float32Array;
+  eyeGapRef: Float32Array;
+  eyeClosure: Float32Array;
+  /** Lash band below the upper lid margin that travels with the lid as it closes, px. */
+  lashPx: number;
 }
 
 const EPS_AREA = 1e-3;
@@ -38,7 +46,7 @@ export class WarpRenderer implements Renderer {
   readonly temporalContext = 0;
   private readonly prepared = new Map<string, PreparedWarp>();
   /** Stats of the most recent frame. */
-  lastFrame: WarpFrameStats = { flipped: 0, drawn: 0 };
+  lastFrame: WarpFrameStats = { flipped: 0, collapsed: 0, drawn: 0 };
 
   // Current triangle's state, read by the span shaders (kept in fields so spans need no closures).
   private cur!: PreparedWarp;
@@ -46,8 +54,10 @@ export class WarpRenderer implements Renderer {
   private ox = 0; private oy = 0;
   private u0 = 0; private ux = 0; private uy = 0;
   private v0 = 0; private vx = 0; private vy = 0;
-  private readonly attr = new Float64Array(8 * 3); // mouth attributes: value at (ox,oy), d/dx, d/dy
+  private readonly attr = new Float64Array(8 * 3); // mouth/eye attributes: value at (ox,oy), d/dx, d/dy
+  private readonly vtx = new Float64Array(8 * 3); // the same attributes at the triangle's 3 vertices
   private teethPx = 0;
+  private mouthWidthPx = 1;
   private readonly rgb = new Float32Array(3);
   private readonly copySpan = (y: number, x0: number, x1: number): void => {
     const w = this.cur.reference.image.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
@@ -55,6 +65,7 @@ export class WarpRenderer implements Renderer {
   };
   private readonly warpSpan = (y: number, x0: number, x1: number): void => this.shadeWarp(y, x0, x1);
   private readonly mouthSpan = (y: number, x0: number, x1: number): void => this.shadeMouth(y, x0, x1);
+  private readonly eyeSpan = (y: number, x0: number, x1: number): void => this.shadeEye(y, x0, x1);
 
   /** Build the triangulation and mouth palette of a portrait. Idempotent per id. */
   async prepare(reference: ReferencePortrait): Promise<void> {
@@ -69,14 +80,19 @@ export class WarpRenderer implements Renderer {
       const a = area2(mesh.refXY, mesh.triangles[3 * t]!, mesh.triangles[3 * t + 1]!, mesh.triangles[3 * t + 2]!);
       refSign[t] = a > EPS_AREA ? 1 : a < -EPS_AREA ? -1 : 0;
     }
+    const eyeGapRef = Float32Array.from(mesh.lidUpper, (id, i) => dist(mesh.refXY, id, mesh.lidLower[i]!));
     this.prepared.set(reference.id, {
       reference,
       mesh,
       dstXY: Float32Array.from(mesh.refXY),
       refSign,
-      palette: new MouthPalette(skinTone(reference.image, reference.landmarks)),
+      palette: new MouthPalette(skinTone(reference.image, reference.landmarks), referenceTeeth(reference.image, mesh)),
       gapDst: new Float32Array(mesh.lipUpper.length),
       gapRef: Float32Array.from(mesh.lipUpper, (id, i) => dist(mesh.refXY, id, mesh.lipLower[i]!)),
+      eyeGapDst: new Float32Array(mesh.lidUpper.length),
+      eyeGapRef,
+      eyeClosure: new Float32Array(mesh.lidUpper.length),
+      lashPx: Math.max(1.5, 0.25 * Math.max(...eyeGapRef)),
     });
   }
 
@@ -101,37 +117,45 @@ export class WarpRenderer implements Renderer {
     this.cur = p;
     this.out = out.data;
     const { mesh, dstXY, refSign } = p;
-    dstXY.set(req.landmarks.subarray(0, NUM_LANDMARKS * 2));
+    const off = mesh.landmarkOffset, lm = req.landmarks;
+    for (let i = 0; i < NUM_LANDMARKS * 2; i++) dstXY[i] = lm[i]! + off[i]!;
     this.updateMouth(p);
+    this.updateEyes(p);
     const refXY = mesh.refXY, tris = mesh.triangles;
-    let flipped = 0, drawn = 0;
+    let flipped = 0, collapsed = 0, drawn = 0;
     for (let t = 0, n = tris.length / 3; t < n; t++) {
       const a = tris[3 * t]!, b = tris[3 * t + 1]!, c = tris[3 * t + 2]!;
       const dArea = area2(dstXY, a, b, c);
       // Only positively oriented triangles are drawn: with the frame border fixed, the positive ones
       // cover every pixel even where a fold happened (folded ones are covered by their neighbours).
       if (dArea <= EPS_AREA) {
-        if (refSign[t] === 1) flipped++;
+        if (refSign[t] === 1) { if (mesh.kinds[t] === KIND_WARP) flipped++; else collapsed++; }
         continue;
       }
       drawn++;
       const ax = dstXY[2 * a]!, ay = dstXY[2 * a + 1]!, bx = dstXY[2 * b]!, by = dstXY[2 * b + 1]!, cx = dstXY[2 * c]!, cy = dstXY[2 * c + 1]!;
-      const isMouth = mesh.kinds[t] === KIND_MOUTH;
+      const kind = mesh.kinds[t]!;
       const same = ax === refXY[2 * a] && ay === refXY[2 * a + 1] && bx === refXY[2 * b] && by === refXY[2 * b + 1] && cx === refXY[2 * c] && cy === refXY[2 * c + 1];
-      if ((same && !isMouth) || refSign[t] === 0) {
-        // Unmoved, or no reference area to map from: the reference's own pixels.
+      if (same && kind !== KIND_MOUTH) {
+        // Unmoved: the reference's own pixels.
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.copySpan);
         continue;
       }
+      // A triangle collapsed in the reference (a shut eye or mouth strip) still maps continuously
+      // onto its neighbours' texture: the affine map is built from the destination side.
       this.setAffine(dArea, ax, ay, bx, by, cx, cy, refXY, a, b, c);
-      if (isMouth) {
-        this.setMouthAttributes(p, dArea, ax, ay, bx, by, cx, cy, a, b, c);
+      if (kind === KIND_MOUTH) {
+        this.setMouthAttributes(p, a, b, c);
+        this.interpolate(8, dArea, ax, ay, bx, by, cx, cy);
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.mouthSpan);
+      } else if (kind === KIND_EYE && this.setEyeAttributes(p, a, b, c)) {
+        this.interpolate(5, dArea, ax, ay, bx, by, cx, cy);
+        rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.eyeSpan);
       } else {
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.warpSpan);
       }
     }
-    this.lastFrame = { flipped, drawn };
+    this.lastFrame = { flipped, collapsed, drawn };
     return this.lastFrame;
   }
 
@@ -191,54 +215,127 @@ export class WarpRenderer implements Renderer {
     for (let i = 0; i < lipUpper.length; i++) p.gapDst[i] = dist(p.dstXY, lipUpper[i]!, lipLower[i]!);
     const width = dist(p.dstXY, lipUpper[0]!, lipUpper.at(-1)!);
     this.teethPx = 0.09 * width;
+    this.mouthWidthPx = Math.max(1, width);
+  }
+
+  /** Per-frame eye inputs: each lid column's gap and how far it closed against the reference (0 open .. 1 shut). */
+  private updateEyes(p: PreparedWarp): void {
+    const { lidUpper, lidLower } = p.mesh;
+    const n = lidUpper.length;
+    for (let i = 0; i < n; i++) {
+      const g = (p.eyeGapDst[i] = dist(p.dstXY, lidUpper[i]!, lidLower[i]!)), r = p.eyeGapRef[i]!;
+      p.eyeClosure[i] = r > 0.5 ? clamp01(1 - g / r) : 0;
+    }
+    // The corners have no gap of their own: they take their neighbour's closure (9 columns per eye).
+    for (let e = 0; e < n; e += 9) { p.eyeClosure[e] = p.eyeClosure[e + 1]!; p.eyeClosure[e + 8] = p.eyeClosure[e + 7]!; }
   }
 
   /**
-   * Mouth attributes, each affine over the triangle: 0 side (0 upper lip .. 1 lower lip), 1 gap in
-   * this frame, 2 gap in the reference, 3-6 the reference's upper and lower lip points of this
-   * column (x, y), 7 position across the mouth 0..1.
+   * Mouth attributes at the 3 vertices: 0 side (0 upper lip .. 1 lower lip), 1 gap in this frame,
+   * 2 gap in the reference, 3-6 the reference's upper and lower lip points of this column (x, y),
+   * 7 position across the mouth 0..1.
    */
-  private setMouthAttributes(p: PreparedWarp, dArea: number, ax: number, ay: number, bx: number, by: number, cx: number, cy: number, a: number, b: number, c: number): void {
+  private setMouthAttributes(p: PreparedWarp, a: number, b: number, c: number): void {
     const { mouthColumn, mouthSide, lipUpper, lipLower, refXY } = p.mesh;
-    const e1x = bx - ax, e1y = by - ay, e2x = cx - ax, e2y = cy - ay, inv = 1 / dArea;
-    const vals = [a, b, c].map((id) => {
+    const vtx = this.vtx, last = lipUpper.length - 1;
+    for (let j = 0; j < 3; j++) {
+      const id = j === 0 ? a : j === 1 ? b : c;
       const col = mouthColumn[id]!, up = lipUpper[col]!, lo = lipLower[col]!;
-      return [mouthSide[id]!, p.gapDst[col]!, p.gapRef[col]!, refXY[2 * up]!, refXY[2 * up + 1]!, refXY[2 * lo]!, refXY[2 * lo + 1]!, col / (lipUpper.length - 1)];
-    });
-    for (let k = 0; k < 8; k++) {
-      const f0 = vals[0]![k]!, f1 = vals[1]![k]!, f2 = vals[2]![k]!;
-      this.attr[3 * k] = f0;
-      this.attr[3 * k + 1] = ((f1 - f0) * e2y - (f2 - f0) * e1y) * inv;
-      this.attr[3 * k + 2] = (e1x * (f2 - f0) - e2x * (f1 - f0)) * inv;
+      vtx[j] = mouthSide[id]!; vtx[3 + j] = p.gapDst[col]!; vtx[6 + j] = p.gapRef[col]!;
+      vtx[9 + j] = refXY[2 * up]!; vtx[12 + j] = refXY[2 * up + 1]!; vtx[15 + j] = refXY[2 * lo]!; vtx[18 + j] = refXY[2 * lo + 1]!;
+      vtx[21 + j] = col / last;
     }
   }
 
+  /**
+   * Eye attributes at the 3 vertices: 0 side (0 upper lid .. 1 lower lid), 1 closure, 2 gap in this
+   * frame, 3-4 the reference's upper-to-lower lid vector of this column. False when the eye is not closing.
+   */
+  private setEyeAttributes(p: PreparedWarp, a: number, b: number, c: number): boolean {
+    const { eyeColumn, eyeSide, lidUpper, lidLower, refXY } = p.mesh;
+    const vtx = this.vtx;
+    let closing = false;
+    for (let j = 0; j < 3; j++) {
+      const id = j === 0 ? a : j === 1 ? b : c;
+      const col = eyeColumn[id]!, up = lidUpper[col]!, lo = lidLower[col]!;
+      const k = p.eyeClosure[col]!;
+      if (k > 0) closing = true;
+      vtx[j] = eyeSide[id]!; vtx[3 + j] = k; vtx[6 + j] = p.eyeGapDst[col]!;
+      vtx[9 + j] = refXY[2 * lo]! - refXY[2 * up]!; vtx[12 + j] = refXY[2 * lo + 1]! - refXY[2 * up + 1]!;
+    }
+    return closing;
+  }
+
+  /** Turn `n` vertex attributes (this.vtx) into plane equations (this.attr) over the destination triangle. */
+  private interpolate(n: number, dArea: number, ax: number, ay: number, bx: number, by: number, cx: number, cy: number): void {
+    const e1x = bx - ax, e1y = by - ay, e2x = cx - ax, e2y = cy - ay, inv = 1 / dArea, vtx = this.vtx, at = this.attr;
+    for (let k = 0; k < n; k++) {
+      const f0 = vtx[3 * k]!, f1 = vtx[3 * k + 1]!, f2 = vtx[3 * k + 2]!;
+      at[3 * k] = f0;
+      at[3 * k + 1] = ((f1 - f0) * e2y - (f2 - f0) * e1y) * inv;
+      at[3 * k + 2] = (e1x * (f2 - f0) - e2x * (f1 - f0)) * inv;
+    }
+  }
+
+  /**
+   * Eye opening while the lids close: the eyeball stays where it was relative to the lower lid (so it
+   * is hidden, not squashed, by the descending lid), and a thin lash band stays attached to the upper
+   * lid. The skin triangles above the lid stretch down over the hidden part.
+   */
+  private shadeEye(y: number, x0: number, x1: number): void {
+    const w = this.cur.reference.image.width, out = this.out, at = this.attr, lash = this.cur.lashPx;
+    const py = y + 0.5 - this.oy;
+    for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4) {
+      const px = x + 0.5 - this.ox;
+      const u = this.u0 + this.ux * px + this.uy * py, v = this.v0 + this.vx * px + this.vy * py;
+      const k = at[3]! + at[4]! * px + at[5]! * py;
+      if (k <= 0) { this.sample(u, v, out, o); continue; }
+      const side = at[0]! + at[1]! * px + at[2]! * py;
+      const gap = at[6]! + at[7]! * px + at[8]! * py;
+      // Nearly shut, what is left of the opening is the lash line of the upper lid.
+      const wl = Math.max(clamp01(1 - (side * gap) / lash), clamp01((k - 0.6) * 3));
+      const dt = k * ((1 - wl) * (1 - side) - wl * side);
+      this.sample(u + dt * (at[9]! + at[10]! * px + at[11]! * py), v + dt * (at[12]! + at[13]! * px + at[14]! * py), out, o);
+    }
+  }
+
+  /**
+   * Mouth interior. No more open than the reference: its own interior, warped. Wider: the
+   * reference's interior (its upper teeth, when it shows them) hangs from the upper lip at its own
+   * scale and fades into a synthetic cavity with a tongue and, for wide openings, lower-teeth hint.
+   */
   private shadeMouth(y: number, x0: number, x1: number): void {
     const p = this.cur, w = p.reference.image.width, out = this.out, at = this.attr, rgb = this.rgb;
-    const py = y + 0.5 - this.oy;
+    const py = y + 0.5 - this.oy, mouthW = this.mouthWidthPx;
     for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4) {
       const px = x + 0.5 - this.ox;
       const side = at[0]! + at[1]! * px + at[2]! * py;
       const gapDst = at[3]! + at[4]! * px + at[5]! * py;
       const gapRef = at[6]! + at[7]! * px + at[8]! * py;
       if (gapDst <= gapRef + 0.5) {
-        // No more open than the reference: its own interior, warped.
         this.sample(this.u0 + this.ux * px + this.uy * py, this.v0 + this.vx * px + this.vy * py, out, o);
+        // A gap squeezed well below the reference's shows the shadow between the lips, not a line of squashed teeth.
+        const ratio = gapRef > 0.5 ? gapDst / gapRef : 1;
+        if (ratio < 0.7) {
+          const q = clamp01((ratio - 0.15) / 0.55), k = 0.3 + 0.7 * q * q * (3 - 2 * q);
+          out[o] = out[o]! * k; out[o + 1] = out[o + 1]! * k * 0.92; out[o + 2] = out[o + 2]! * k * 0.92;
+        }
         continue;
       }
       const dUp = side * gapDst, dLow = (1 - side) * gapDst;
-      p.palette.shade(dUp, dLow, this.teethPx, at[21]! + at[22]! * px + at[23]! * py, rgb);
+      const across = at[21]! + at[22]! * px + at[23]! * py;
+      p.palette.shade(dUp, dLow, this.teethPx, across, gapDst / mouthW, rgb);
       let r = rgb[0]!, g = rgb[1]!, b = rgb[2]!;
-      // The reference's interior next to each lip (its teeth, if any) stays attached to that lip.
-      const half = gapRef / 2;
-      const wUp = clamp01(half - dUp), wLow = clamp01(half - dLow);
-      if (wUp > 0 || wLow > 0) {
-        const upper = wUp >= wLow;
-        const t = upper ? dUp / gapRef : 1 - dLow / gapRef, wt = upper ? wUp : wLow;
+      // The reference's interior stays attached to the upper lip (teeth belong to the upper jaw),
+      // fading out over its last 1.5 px, and as much into shadow toward the corners as the cavity.
+      const wt = clamp01((0.9 * gapRef - dUp) / 1.5);
+      if (wt > 0) {
+        const t = dUp / gapRef;
         const ux = at[9]! + at[10]! * px + at[11]! * py, uy = at[12]! + at[13]! * px + at[14]! * py;
         const lx = at[15]! + at[16]! * px + at[17]! * py, ly = at[18]! + at[19]! * px + at[20]! * py;
         this.sample(ux + (lx - ux) * t, uy + (ly - uy) * t, out, o);
-        r += (out[o]! - r) * wt; g += (out[o + 1]! - g) * wt; b += (out[o + 2]! - b) * wt;
+        const e = 2 * across - 1, shade = 1 - 0.5 * e * e * e * e;
+        r += (out[o]! * shade - r) * wt; g += (out[o + 1]! * shade - g) * wt; b += (out[o + 2]! * shade - b) * wt;
       }
       out[o] = r + 0.5; out[o + 1] = g + 0.5; out[o + 2] = b + 0.5; out[o + 3] = 255;
     }

@@ -9,16 +9,24 @@ const Constrainautor = createRequire(import.meta.url)('@kninnug/constrainautor')
   constrainOne(a: number, b: number): number;
 };
 
-/** Triangle kinds: plain affine warp, or the mouth interior (cavity + teeth shading). */
+/** Triangle kinds: plain affine warp, the mouth interior (cavity + teeth shading), or an eye opening (lid closes over a fixed eyeball). */
 export const KIND_WARP = 0;
 export const KIND_MOUTH = 1;
+export const KIND_EYE = 2;
 
 /** Triangulation of a whole portrait frame, built once per reference. */
 export interface WarpMesh {
   /** Vertex count: 468 landmarks first, then fixed anchors. */
   numVertices: number;
-  /** Reference positions of every vertex, flat `[x0, y0, ...]`, px. */
+  /**
+   * Reference positions of every vertex, flat `[x0, y0, ...]`, px: the landmarks plus `landmarkOffset`
+   * (untangled so every triangle is positive), then the anchors.
+   */
   refXY: Float32Array;
+  /** Per-landmark shift (468 * 2, px) that untangles the reference's folds; added to every frame's landmarks too. */
+  landmarkOffset: Float32Array;
+  /** Reference triangles still folded after untangling (drawn only where they unfold). */
+  foldedInReference: number;
   /** Triangles, flat `[a, b, c, ...]`, all counter-clockwise in the reference (positive signed area, y down). */
   triangles: Uint32Array;
   /** KIND_WARP or KIND_MOUTH per triangle. */
@@ -30,6 +38,13 @@ export interface WarpMesh {
   /** Inner-lip chains (11 ids each, corner 78 -> corner 308). */
   lipUpper: number[];
   lipLower: number[];
+  /** Eye openings: for each lid landmark its column 0..17 (9 per eye, corner to corner), else -1. */
+  eyeColumn: Int8Array;
+  /** Eye openings: 0 on the upper lid, 1 on the lower, 0.5 at the corners; per landmark. */
+  eyeSide: Float32Array;
+  /** Upper and lower lid chains of both eyes, concatenated (9 ids per eye), same column order. */
+  lidUpper: number[];
+  lidLower: number[];
 }
 
 /** Signed area*2 of triangle (a, b, c) in y-down pixel coordinates; positive = counter-clockwise on screen. */
@@ -70,6 +85,55 @@ function pointInPolygon(x: number, y: number, poly: number[], xy: Float32Array):
   return inside;
 }
 
+/** Smallest reference triangle area (x2, px^2) untangling aims for. */
+const MIN_AREA2 = 0.5;
+
+/**
+ * Untangle the reference's folds (the 2D projection of the mesh overlaps itself at the face sides and
+ * where the upper lip curls over the inner lip; whole-pixel landmarks add slivers): vertices of
+ * folded triangles move toward their neighbours' centroid until every triangle is positive. The
+ * renderer adds the same shifts to every frame's landmarks, so the reference still maps onto itself.
+ */
+function untangle(lm: Float32Array, tris: number[]): Float32Array {
+  const xy = Float32Array.from(lm);
+  const ring: Set<number>[] = Array.from({ length: NUM_LANDMARKS }, () => new Set());
+  for (let t = 0; t < tris.length; t += 3) {
+    for (let k = 0; k < 3; k++) for (let j = 0; j < 3; j++) if (k !== j) ring[tris[t + k]!]!.add(tris[t + j]!);
+  }
+  const moving = new Set<number>();
+  const countBad = (): number[] => {
+    const bad: number[] = [];
+    for (let t = 0; t < tris.length; t += 3) if (area2(xy, tris[t]!, tris[t + 1]!, tris[t + 2]!) < MIN_AREA2) bad.push(t);
+    return bad;
+  };
+  const relax = (): void => {
+    for (const v of moving) {
+      let cx = 0, cy = 0;
+      for (const n of ring[v]!) { cx += xy[2 * n]!; cy += xy[2 * n + 1]!; }
+      const k = 1 / ring[v]!.size;
+      xy[2 * v] = xy[2 * v]! + 0.3 * (cx * k - xy[2 * v]!);
+      xy[2 * v + 1] = xy[2 * v + 1]! + 0.3 * (cy * k - xy[2 * v + 1]!);
+    }
+  };
+  for (let iter = 0; iter < 400; iter++) {
+    const bad = countBad();
+    if (bad.length === 0) break;
+    // Grow the moving set while stuck: each 50 iterations, neighbours of moving vertices join.
+    for (const t of bad) for (let k = 0; k < 3; k++) moving.add(tris[t + k]!);
+    if (iter > 0 && iter % 50 === 0) for (const v of [...moving]) for (const n of ring[v]!) moving.add(n);
+    relax();
+  }
+  // Unfolded slivers would flip again at the slightest motion: relax the moved vertices a little more
+  // (and their neighbours), keeping every step that leaves no triangle folded.
+  for (const v of [...moving]) for (const n of ring[v]!) moving.add(n);
+  for (let iter = 0; iter < 20; iter++) {
+    const before = Float32Array.from(xy);
+    relax();
+    if (countBad().length > 0) { xy.set(before); break; }
+  }
+  return xy;
+}
+
 /** Fixed anchors: the frame border (every ~stepPx) and a ring ~1.6x the face oval around its centre. */
 function anchorPoints(lm: Landmarks2D, oval: number[], width: number, height: number): number[] {
   const pts: number[] = [];
@@ -99,7 +163,7 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   const isFill = (a: number, b: number, c: number) =>
     [lipSet, ...eyeSets].some((s) => s.has(a) && s.has(b) && s.has(c));
 
-  const lm = landmarks.subarray(0, NUM_LANDMARKS * 2);
+  const lm0 = landmarks.subarray(0, NUM_LANDMARKS * 2);
   const mesh: number[] = [];
   for (let t = 0; t < topo.triangles.length; t += 3) {
     const a = topo.triangles[t]!, b = topo.triangles[t + 1]!, c = topo.triangles[t + 2]!;
@@ -107,15 +171,19 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   }
   // The canonical winding is counter-clockwise seen from the viewer with y up; flip if the image says otherwise.
   let sum = 0;
-  for (let t = 0; t < mesh.length; t += 3) sum += area2(lm, mesh[t]!, mesh[t + 1]!, mesh[t + 2]!);
+  for (let t = 0; t < mesh.length; t += 3) sum += area2(lm0, mesh[t]!, mesh[t + 1]!, mesh[t + 2]!);
   if (sum < 0) for (let t = 0; t < mesh.length; t += 3) [mesh[t + 1], mesh[t + 2]] = [mesh[t + 2]!, mesh[t + 1]!];
 
+  const lm = untangle(landmarks.subarray(0, NUM_LANDMARKS * 2), mesh);
   const eyeStrips: number[] = [];
+  const lidUpper: number[] = [], lidLower: number[] = [];
   for (const [c0, c1] of topo.eyes) {
     const dir = Math.sign(lm[2 * c0.at(-1)!]! - lm[2 * c0[0]!]!) || 1;
     // Upper lid = the chain with the smaller mean y; the strip orientation needs to know it.
     const meanY = (ch: number[]) => ch.reduce((s, id) => s + lm[2 * id + 1]!, 0) / ch.length;
     const [up, low] = meanY(c0) <= meanY(c1) ? [c0, c1] : [c1, c0];
+    lidUpper.push(...up);
+    lidLower.push(...low);
     const tris = stripTriangles(up, low);
     orientStrip(tris, up, low, dir);
     eyeStrips.push(...tris);
@@ -145,8 +213,9 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
     else outer.push(a, b, c);
   }
 
-  const all = [...mesh, ...eyeStrips, ...outer, ...mouthStrip];
+  const all = [...mesh, ...outer, ...eyeStrips, ...mouthStrip];
   const kinds = new Uint8Array(all.length / 3);
+  kinds.fill(KIND_EYE, (mesh.length + outer.length) / 3, (all.length - mouthStrip.length) / 3);
   kinds.fill(KIND_MOUTH, (all.length - mouthStrip.length) / 3);
 
   const mouthColumn = new Int8Array(NUM_LANDMARKS).fill(-1);
@@ -155,15 +224,30 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   topo.innerLipLower.forEach((id, i) => { mouthColumn[id] = i; mouthSide[id] = 1; });
   mouthSide[topo.innerLipUpper[0]!] = 0.5;
   mouthSide[topo.innerLipUpper.at(-1)!] = 0.5;
+  const eyeColumn = new Int8Array(NUM_LANDMARKS).fill(-1);
+  const eyeSide = new Float32Array(NUM_LANDMARKS);
+  lidUpper.forEach((id, i) => { eyeColumn[id] = i; eyeSide[id] = 0; });
+  lidLower.forEach((id, i) => { eyeColumn[id] = i; eyeSide[id] = 1; });
+  for (let e = 0; e < lidUpper.length; e += 9) { eyeSide[lidUpper[e]!] = 0.5; eyeSide[lidUpper[e + 8]!] = 0.5; }
+  const landmarkOffset = new Float32Array(NUM_LANDMARKS * 2);
+  for (let i = 0; i < landmarkOffset.length; i++) landmarkOffset[i] = lm[i]! - lm0[i]!;
+  let foldedInReference = 0;
+  for (let t = 0; t < all.length; t += 3) if (area2(refXY, all[t]!, all[t + 1]!, all[t + 2]!) <= 0) foldedInReference++;
 
   return {
     numVertices,
     refXY,
     triangles: Uint32Array.from(all),
     kinds,
+    landmarkOffset,
+    foldedInReference,
     mouthColumn,
     mouthSide,
     lipUpper: topo.innerLipUpper,
     lipLower: topo.innerLipLower,
+    eyeColumn,
+    eyeSide,
+    lidUpper,
+    lidLower,
   };
 }

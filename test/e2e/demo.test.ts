@@ -6,17 +6,20 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** 16 kHz mono 16-bit PCM: Chromium's fake capture device reads it as is and loops it. */
 const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
+const PORTRAIT = join(ROOT, 'assets/portraits/astronaut.png');
 const OUT_DIR = join(ROOT, 'test-output');
 const SERVER_START_TIMEOUT_MS = 60_000;
 
@@ -24,6 +27,7 @@ interface AvatarDebug {
   state: string;
   error: string | null;
   sessionId: string | null;
+  referenceId: string | null;
   stats: { framesDecoded: number; fps: number; serverLatencyMs: { p50: number; p95: number } | null };
 }
 
@@ -90,12 +94,14 @@ describe('demo page', { timeout: 180_000 }, () => {
   let server: Awaited<ReturnType<typeof startServerProcess>> | null = null;
   let browser: Browser | null = null;
   let page: Page | null = null;
+  let tmp: string | null = null;
   const pageLog: string[] = [];
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
     assert.ok(existsSync(SPEECH), `speech sample missing: ${SPEECH}`);
     await mkdir(OUT_DIR, { recursive: true });
+    tmp = await mkdtemp(join(tmpdir(), 'e2e-demo-'));
     // Same as `npm run build:client`, so the test never serves a stale bundle.
     await build({
       entryPoints: [join(ROOT, 'client/main.ts')],
@@ -131,6 +137,7 @@ describe('demo page', { timeout: 180_000 }, () => {
     await page?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     if (server) await stopProcess(server.child);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
   test('Start shows the talking portrait: 512x512 video whose frames keep coming', async () => {
@@ -162,11 +169,29 @@ describe('demo page', { timeout: 180_000 }, () => {
     // The stats overlay polls getStats() once a second; give it a moment to see the decoder.
     await p.waitForFunction('window.__avatar.stats.framesDecoded > 0', undefined, { timeout: 5_000 });
     const stats = (await avatar(p)).stats;
+    // The server measures latency from audio arrival, so a value proves the fake microphone got through.
+    assert.ok(stats.serverLatencyMs, 'no server latency reported: did the microphone audio reach the server?');
     console.log(`e2e: ${grown} frames in 2 s, getStats fps ${stats.fps.toFixed(1)}, server latency ${JSON.stringify(stats.serverLatencyMs)}`);
 
     await p.screenshot({ path: join(OUT_DIR, 'e2e-demo.png') });
 
     await p.click('#stop');
     await p.waitForFunction("window.__avatar.state === 'idle'", undefined, { timeout: 10_000 });
+  });
+
+  test('a portrait without a face is refused with the reason; a real one becomes the next reference', async () => {
+    const p = page!;
+    const gray = join(tmp!, 'gray.png');
+    await writeFile(gray, await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer());
+
+    await p.setInputFiles('#portrait', gray);
+    await p.waitForFunction("!document.querySelector('#error').hidden", undefined, { timeout: 20_000 });
+    const reason = await p.textContent('#error');
+    assert.match(reason ?? '', /portrait rejected: .+/);
+    assert.equal((await avatar(p)).referenceId, null);
+
+    await p.setInputFiles('#portrait', PORTRAIT);
+    await p.waitForFunction('window.__avatar.referenceId !== null', undefined, { timeout: 30_000 });
+    assert.equal(await p.isHidden('#error'), true);
   });
 });

@@ -9,6 +9,10 @@ import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
 const PORTRAIT = new URL('../../assets/portraits/astronaut.png', import.meta.url);
 const INNER_UPPER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308];
 const INNER_LOWER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+const RIGHT_UPPER = [33, 246, 161, 160, 159, 158, 157, 173, 133];
+const RIGHT_LOWER = [33, 7, 163, 144, 145, 153, 154, 155, 133];
+const LEFT_UPPER = [263, 466, 388, 387, 386, 385, 384, 398, 362];
+const LEFT_LOWER = [263, 249, 390, 373, 374, 380, 381, 382, 362];
 const SENTINEL = [255, 0, 255, 0];
 
 let ref: ReferencePortrait;
@@ -79,6 +83,41 @@ function jawOpen(lm: Float32Array, px: number): Float32Array {
   return out;
 }
 
+/** Blink: each upper lid moves onto its lower lid; the lid skin above follows with a smooth falloff. */
+function blink(lm: Float32Array, amount: number): Float32Array {
+  const out = Float32Array.from(lm);
+  for (const [upper, lower] of [[RIGHT_UPPER, RIGHT_LOWER], [LEFT_UPPER, LEFT_LOWER]] as const) {
+    const gap = Math.max(...upper.map((u, i) => Math.abs(lm[2 * lower[i]! + 1]! - lm[2 * u + 1]!)));
+    const radius = 1.6 * gap, lowerIds = new Set<number>(lower);
+    for (let k = 0; k < 468; k++) {
+      if (lowerIds.has(k) || k === upper[0] || k === upper.at(-1)) continue;
+      let best = Infinity, dx = 0, dy = 0;
+      upper.forEach((u, i) => {
+        const d = Math.hypot(lm[2 * k]! - lm[2 * u]!, lm[2 * k + 1]! - lm[2 * u + 1]!);
+        if (d < best) { best = d; dx = lm[2 * lower[i]!]! - lm[2 * u]!; dy = lm[2 * lower[i]! + 1]! - lm[2 * u + 1]!; }
+      });
+      if (best >= radius || lm[2 * k + 1]! > lm[2 * upper[4]! + 1]! + 0.5) continue;
+      const q = 1 - (best / radius) ** 2, w = amount * q * q;
+      out[2 * k] = lm[2 * k]! + w * dx;
+      out[2 * k + 1] = lm[2 * k + 1]! + w * dy;
+    }
+  }
+  return out;
+}
+
+function meanRgb(img: Uint8Array, cx: number, cy: number, r: number): [number, number, number] {
+  const s = [0, 0, 0];
+  let n = 0;
+  for (let y = Math.floor(cy - r); y <= cy + r; y++) for (let x = Math.floor(cx - r); x <= cx + r; x++) {
+    if ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 > r * r) continue;
+    for (let c = 0; c < 3; c++) s[c]! += img[(y * 512 + x) * 4 + c]!;
+    n++;
+  }
+  return [s[0]! / n, s[1]! / n, s[2]! / n];
+}
+
+const colourDist = (a: number[], b: number[]) => Math.hypot(a[0]! - b[0]!, a[1]! - b[1]!, a[2]! - b[2]!);
+
 describe('WarpRenderer', () => {
   test('rendering the reference landmarks reproduces the reference (PSNR >= 40 dB over the face box)', () => {
     const out = render(ref.landmarks);
@@ -129,6 +168,59 @@ describe('WarpRenderer', () => {
       const lm = ref.landmarks.map((v) => v + (rand() * 2 - 1) * 3);
       assert.equal(allWritten(render(lm)), 0, `trial ${trial}`);
     }
+  });
+
+  test('a blink set covers the iris region with lid skin', () => {
+    const shut = render(blink(ref.landmarks, 1));
+    assert.equal(allWritten(shut), 0);
+    const lm = ref.landmarks;
+    for (const [up, low] of [[159, 145], [386, 374]] as const) {
+      const gap = lm[2 * low + 1]! - lm[2 * up + 1]!;
+      // Iris: the middle of the opening; lid skin: above the upper lid landmarks by half the opening.
+      const ix = (lm[2 * up]! + lm[2 * low]!) / 2, iy = (lm[2 * up + 1]! + lm[2 * low + 1]!) / 2;
+      const r = 0.22 * gap;
+      const irisRef = meanRgb(ref.image.data, ix, iy, r), irisShut = meanRgb(shut.data, ix, iy, r);
+      const skin = meanRgb(ref.image.data, lm[2 * up]!, lm[2 * up + 1]! - 0.5 * gap, r);
+      const before = colourDist(irisRef, skin), after = colourDist(irisShut, skin);
+      assert.ok(after < 0.3 * before, `eye ${up}: iris-to-lid-skin colour distance ${before.toFixed(1)} -> ${after.toFixed(1)}`);
+      assert.ok(colourDist(irisShut, irisRef) > 0.7 * before, `eye ${up}: iris region barely changed`);
+    }
+  });
+
+  test('a half blink hides the top of the eye under the lid and keeps the lower eyeball unsquashed', () => {
+    const half = render(blink(ref.landmarks, 0.5));
+    const lm = ref.landmarks;
+    // Just above the lower lid (a quarter of the opening) the eyeball is where it was.
+    for (const [up, low] of [[159, 145], [386, 374]] as const) {
+      const gap = lm[2 * low + 1]! - lm[2 * up + 1]!;
+      const x = lm[2 * low]!, y = lm[2 * low + 1]! - 0.25 * gap;
+      assert.ok(colourDist(meanRgb(half.data, x, y, 1.5), meanRgb(ref.image.data, x, y, 1.5)) < 20, `eye ${up}: lower eyeball moved`);
+    }
+  });
+
+  test('the reference is untangled: no triangle is folded in it, and its own landmarks reproduce it byte for byte', async () => {
+    const { buildWarpMesh } = await import('../../engines/render/warpMesh.ts');
+    assert.equal(buildWarpMesh(ref.landmarks, 512, 512).foldedInReference, 0);
+    assert.deepEqual(render(ref.landmarks).data, ref.image.data);
+    assert.equal(renderer.lastFrame.flipped, 0);
+  });
+
+  test('no shimmering: the same landmarks give the same pixels; a 0.05 px change changes almost nothing', () => {
+    const open = jawOpen(ref.landmarks, 12);
+    const a = render(open), b = render(open);
+    assert.deepEqual(a.data, b.data);
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const nudged = open.map((v) => v + (rand() * 2 - 1) * 0.05);
+    const c = render(nudged);
+    let sum = 0, big = 0, n = 0;
+    for (let i = 0; i < c.data.length; i += 4) for (let k = 0; k < 3; k++) {
+      const d = Math.abs(c.data[i + k]! - a.data[i + k]!);
+      sum += d; n++;
+      if (d > 24) big++;
+    }
+    assert.ok(sum / n < 0.05, `mean abs change ${(sum / n).toFixed(3)}`);
+    assert.ok(big < 40, `${big} channel values changed by more than 24`);
   });
 
   test('render() returns one frame of the reference size per request; unknown ids throw', async () => {
