@@ -74,6 +74,7 @@ export class LogMelExtractor implements CueFeatureExtractor {
   private nextFrame = 0;
   private framesSeen = 0;
   private nonFinite = 0;
+  private clipped = 0;
 
   constructor(opts: LogMelOptions = {}) {
     const { bands = 80, normalize = 'running', normTimeConstantS = 5 } = opts;
@@ -106,7 +107,11 @@ export class LogMelExtractor implements CueFeatureExtractor {
           x = 0;
           this.nonFinite++;
         }
-        this.ring[(this.total + i) & (RING - 1)] = x > 1 ? 1 : x < -1 ? -1 : x;
+        if (x > 1 || x < -1) {
+          x = x > 1 ? 1 : -1;
+          this.clipped++;
+        }
+        this.ring[(this.total + i) & (RING - 1)] = x;
       }
       this.total += n;
       off += n;
@@ -126,8 +131,8 @@ export class LogMelExtractor implements CueFeatureExtractor {
   }
 
   /** Counters for stats. */
-  toJSON(): { samples: number; frames: number; nonFiniteSamples: number } {
-    return { samples: this.total, frames: this.nextFrame, nonFiniteSamples: this.nonFinite };
+  toJSON(): { samples: number; frames: number; nonFiniteSamples: number; clippedSamples: number } {
+    return { samples: this.total, frames: this.nextFrame, nonFiniteSamples: this.nonFinite, clippedSamples: this.clipped };
   }
 
   private computeFrame(n: number): LogMelFrame {

@@ -7,13 +7,18 @@
 import { NUM_LANDMARKS, type HeadPose, type Landmarks2D, type Mesh3D } from '../types.ts';
 import { CANONICAL_VERTICES, PROCRUSTES_IDS, PROCRUSTES_WEIGHTS } from './canonicalMesh.ts';
 import { fitWeakPerspective, type CameraFit } from './fitCamera.ts';
-import { NUM_RIG_COEFFS, RIG, RIG_BASES } from './rigBases.ts';
+import { LIP_DROP_BASIS, NUM_RIG_COEFFS, RIG, RIG_BASES } from './rigBases.ts';
 
 /** Options of `FaceRig`. */
 export interface FaceRigOptions {
   /** Camera distance from the head, cm, for mild perspective in pose changes (default 60; Infinity = weak perspective). */
   cameraDistanceCm?: number;
+  /** Mouth opening (inner-lip gap / mouth width) that `jawOpen` 1 gives on this portrait (default 0.55). */
+  jawOpenRatio?: number;
 }
+
+/** Mid upper- and lower-lid landmarks of each eye (subject's left, right), for the per-portrait blink gain. */
+const MID_LIDS = [[386, 374], [159, 145]] as const;
 
 /** Head rotation pivot in the canonical frame (near the top of the neck, behind the jaw), cm. */
 const PIVOT = [0, -2, -6] as const;
@@ -47,6 +52,17 @@ export class FaceRig {
   readonly restSeal: number;
   /** Output pixels per canonical centimetre at the head. */
   readonly pxPerCm: number;
+  /**
+   * Per-portrait blink gains [left, right]: `landmarks()` multiplies blinkLeft/Right by these so that 1 brings
+   * this portrait's mid lids together (the bases close the canonical eye, whose gap differs per face).
+   */
+  readonly blinkGain: readonly [number, number];
+  /** Per-portrait scale of the jaw basis applied by `landmarks()` (0.6..1.5). */
+  readonly jawGain: number;
+  /** Extra lower-lip drop (LIP_DROP_BASIS) per unit of `jawOpen` applied by `landmarks()` (0..3). */
+  readonly lipDropGain: number;
+  /** Mouth opening (see Audio2Landmarks' mouthOpening) that `jawOpen` 1 actually gives here, neutral pose. */
+  readonly jawOpenRatio: number;
 
   private readonly distance: number;
   private readonly depth0: number;
@@ -55,13 +71,15 @@ export class FaceRig {
   private readonly m = new Float64Array(9);
   private readonly rAnim = new Float64Array(9);
   private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
+  private readonly lm = new Float32Array(NUM_LANDMARKS * 2);
 
   /** Fit the canonical mesh to `referenceLandmarks` (468 * 2, output-frame px). */
   constructor(referenceLandmarks: Landmarks2D, opts: FaceRigOptions = {}) {
-    const { cameraDistanceCm = 60 } = opts;
+    const { cameraDistanceCm = 60, jawOpenRatio = 0.55 } = opts;
     if (referenceLandmarks.length !== NUM_LANDMARKS * 2) throw new TypeError(`referenceLandmarks must have ${NUM_LANDMARKS * 2} numbers [length:${referenceLandmarks.length}]`);
     if (!referenceLandmarks.every(Number.isFinite)) throw new TypeError('referenceLandmarks must be finite');
     if (!(cameraDistanceCm > 20)) throw new TypeError(`cameraDistanceCm must be > 20 [cameraDistanceCm:${cameraDistanceCm}]`);
+    if (!(jawOpenRatio >= 0.1 && jawOpenRatio <= 1)) throw new TypeError(`jawOpenRatio must be 0.1..1 [jawOpenRatio:${jawOpenRatio}]`);
     this.distance = cameraDistanceCm;
     this.camera = fitWeakPerspective(referenceLandmarks);
     if (!(this.camera.scale > 0) || !Number.isFinite(this.camera.tx + this.camera.ty)) throw new TypeError('referenceLandmarks do not fit a face');
@@ -92,6 +110,64 @@ export class FaceRig {
     const gy = referenceLandmarks[29]! - referenceLandmarks[27]!;
     const d2 = dx * dx + dy * dy;
     this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(3, -(gx * dx + gy * dy) / d2)) : 0;
+
+    // Gains start neutral so that the probes below see the raw bases, then are solved per portrait.
+    this.blinkGain = [1, 1];
+    this.jawGain = 1;
+    this.lipDropGain = 0;
+    this.jawOpenRatio = 0;
+    const probe = (slot: number, v: number): Float32Array => {
+      c.fill(0);
+      if (slot >= 0) c[slot] = v;
+      return Float32Array.from(this.landmarks(c, NEUTRAL_POSE, this.lm));
+    };
+    const rest = probe(-1, 0);
+
+    // Blink: the coefficient whose change of the mid-lid gap cancels the reference's own gap, per eye.
+    const closed = probe(RIG.blinkLeft, 1);
+    const closedR = probe(RIG.blinkRight, 1);
+    const gain = (pair: readonly [number, number], moved: Float32Array): number => {
+      const [u, l] = pair;
+      const ex = moved[2 * l]! - moved[2 * u]! - (rest[2 * l]! - rest[2 * u]!);
+      const ey = moved[2 * l + 1]! - moved[2 * u + 1]! - (rest[2 * l + 1]! - rest[2 * u + 1]!);
+      const e2 = ex * ex + ey * ey;
+      const rx = rest[2 * l]! - rest[2 * u]!, ry = rest[2 * l + 1]! - rest[2 * u + 1]!;
+      return e2 > 1e-9 ? Math.max(0.3, Math.min(3, -(rx * ex + ry * ey) / e2)) : 1;
+    };
+    this.blinkGain = [gain(MID_LIDS[0], closed), gain(MID_LIDS[1], closedR)];
+
+    // Jaw: scale the jaw within a natural range, then add lower-lip drop until jaw 1 opens the lips to
+    // `jawOpenRatio` of the mouth width (a portrait with a wide mouth or its own smile gap needs more).
+    const gapAlong = (l: Float32Array, ux: number, uy: number): number => (l[28]! - l[26]!) * ux + (l[29]! - l[27]!) * uy;
+    const width = Math.hypot(rest[582]! - rest[122]!, rest[583]! - rest[123]!);
+    const jaw1 = probe(RIG.jawOpen, 1);
+    let ux = jaw1[28]! - jaw1[26]! - (rest[28]! - rest[26]!);
+    let uy = jaw1[29]! - jaw1[27]! - (rest[29]! - rest[27]!);
+    const gJ = Math.hypot(ux, uy);
+    if (gJ > 1e-6 && width > 0) {
+      ux /= gJ;
+      uy /= gJ;
+      const want = jawOpenRatio * width - gapAlong(rest, ux, uy);
+      const s = Math.max(0.6, Math.min(1.5, want / gJ));
+      this.jawGain = s;
+      this.lipDropGain = 1;
+      const gL = gapAlong(probe(RIG.jawOpen, 1), ux, uy) - gapAlong(rest, ux, uy) - s * gJ;
+      this.lipDropGain = gL > 1e-6 ? Math.max(0, Math.min(3, (want - s * gJ) / gL)) : 0;
+    }
+    this.jawOpenRatio = openingRatio(probe(RIG.jawOpen, 1));
+  }
+
+  /**
+   * Landmarks of `coeffs` plus raw per-vertex `offsets` (468 * 3 canonical cm, e.g. an ONNX Audio2Mesh output;
+   * non-finite count as 0) added to the deformed mesh, with the same retargeting as `landmarks()`, into `out`.
+   */
+  landmarksWithOffsets(coeffs: ArrayLike<number>, offsets: ArrayLike<number> | null, pose: HeadPose, out: Landmarks2D): Landmarks2D {
+    if (offsets !== null && offsets.length !== NUM_LANDMARKS * 3) throw new TypeError(`offsets must have ${NUM_LANDMARKS * 3} numbers [length:${offsets.length}]`);
+    const mesh = this.deformPortrait(coeffs);
+    if (offsets) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + finiteOr0(offsets[i]!);
+    this.project(mesh, pose, out);
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! + this.base[i]!;
+    return out;
   }
 
   /** Canonical mesh deformed by `coeffs` (length NUM_RIG_COEFFS, RIG slots; non-finite count as 0) into `out` [468 * 3] cm. */
@@ -135,13 +211,34 @@ export class FaceRig {
     return out;
   }
 
-  /** Animated landmarks: reference + project(pose, deform(coeffs + rest seal)) - project(neutral), into `out` [468 * 2] px. */
+  /**
+   * Animated landmarks: reference + project(pose, deform(coeffs with this portrait's gains + rest seal)) - project(neutral),
+   * into `out` [468 * 2] px. Unlike `deform`, blink, jaw and seal are scaled per portrait (see blinkGain, jawGain).
+   */
   landmarks(coeffs: ArrayLike<number>, pose: HeadPose, out: Landmarks2D): Landmarks2D {
-    const c = this.coeffs;
-    for (let b = 0; b < NUM_RIG_COEFFS; b++) c[b] = finiteOr0(coeffs[b]!);
-    c[RIG.lipSeal] = c[RIG.lipSeal]! + this.restSeal;
-    this.project(this.deform(c, this.mesh), pose, out);
+    this.project(this.deformPortrait(coeffs), pose, out);
     for (let i = 0; i < out.length; i++) out[i] = out[i]! + this.base[i]!;
     return out;
   }
+
+  /** The mesh of `coeffs` with this portrait's rest seal, blink gains, jaw gain and lip drop, in the reused buffer. */
+  private deformPortrait(coeffs: ArrayLike<number>): Mesh3D {
+    const c = this.coeffs;
+    for (let b = 0; b < NUM_RIG_COEFFS; b++) c[b] = finiteOr0(coeffs[b]!);
+    c[RIG.lipSeal] = c[RIG.lipSeal]! + this.restSeal;
+    c[RIG.blinkLeft] = c[RIG.blinkLeft]! * this.blinkGain[0];
+    c[RIG.blinkRight] = c[RIG.blinkRight]! * this.blinkGain[1];
+    const jaw = c[RIG.jawOpen]!;
+    c[RIG.jawOpen] = jaw * this.jawGain;
+    const mesh = this.deform(c, this.mesh);
+    const drop = jaw * this.lipDropGain;
+    if (drop !== 0) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + drop * LIP_DROP_BASIS[i]!;
+    return mesh;
+  }
+}
+
+/** Inner-lip gap (13-14) over mouth width (61-291) of landmarks [468 * 2]. */
+function openingRatio(l: Landmarks2D): number {
+  const w = Math.hypot(l[582]! - l[122]!, l[583]! - l[123]!);
+  return w > 0 ? Math.hypot(l[28]! - l[26]!, l[29]! - l[27]!) / w : 0;
 }

@@ -261,9 +261,22 @@ function browBasis(): Float32Array {
   return extend(core, 2.5, (i) => py(i) > lidTop + 0.3);
 }
 
+/**
+ * Lower lip dropping further than the jaw carries it (lip eversion in wide vowels): the jaw basis's lower-lip
+ * displacement, spread to the skin below the mouth corners; corners and upper lip stay. FaceRig adds it to
+ * `jawOpen` per portrait so that a full jaw opens any portrait's lips clearly (not a RIG slot).
+ */
+function lipDropBasis(jaw: Float32Array): Float32Array {
+  const core = new Map<number, Vec3>();
+  for (const i of LOWER_LIP) core.set(i, [jaw[3 * i]!, jaw[3 * i + 1]!, jaw[3 * i + 2]!]);
+  return extend(core, 1.2, (i) => !UPPER_LIP.has(i) && !CORNERS.includes(i) && py(i) < Y_CORNER);
+}
+
+const JAW_BASIS = jawBasis();
+
 /** The rig's bases in `RIG` slot order, each [468 * 3] cm per unit coefficient. Built once at import. */
 export const RIG_BASES: readonly Float32Array[] = [
-  jawBasis(),
+  JAW_BASIS,
   roundBasis(),
   stretchBasis(),
   pressBasis(),
@@ -274,3 +287,6 @@ export const RIG_BASES: readonly Float32Array[] = [
   browBasis(),
   sealBasis(),
 ];
+
+/** Extra lower-lip drop per unit of FaceRig's per-portrait lip-drop gain, [468 * 3] cm (see lipDropBasis). */
+export const LIP_DROP_BASIS: Float32Array = lipDropBasis(JAW_BASIS);

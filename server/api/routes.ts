@@ -108,11 +108,16 @@ export function apiRouter(deps: ApiDeps): Router {
 export function errorHandler(log: Logger) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const status = statusOf(err);
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    const tooLarge = (err as { type?: string; limit?: number })?.type === 'entity.too.large';
+    const message = tooLarge
+      ? `request body larger than ${(err as { limit: number }).limit} bytes`
+      : err instanceof Error
+        ? err.message.split('\n')[0]
+        : String(err);
     if (status >= 500) log.error({ err: message, stack: (err as Error)?.stack, path: req.path }, 'request failed');
     else log.info({ status, err: message, path: req.path }, 'request rejected');
     if (err instanceof CapacityError) res.setHeader('Retry-After', String(err.retryAfterS));
     if (res.headersSent) return;
-    res.status(status).json({ error: status >= 500 ? 'internal error' : message });
+    res.status(status).json({ error: status >= 500 && status !== 503 ? 'internal error' : message });
   };
 }

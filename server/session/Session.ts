@@ -145,7 +145,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       codecs: { audio: [OPUS], video: [codec === 'h264' ? h264(h264ProfileLevelId) : VP8] },
       iceServers: webrtc.iceServers.map((s) => ({ ...s })),
       iceAdditionalHostAddresses: [...webrtc.additionalHostAddresses],
-      iceStunGatherTimeout: webrtc.stunGatherTimeoutMs,
+      iceStunGatherTimeout: webrtc.stunGatherTimeoutMs / 1000, // werift takes seconds
       ...(webrtc.icePortRange ? { icePortRange: [...webrtc.icePortRange] as [number, number] } : {}),
     });
   }

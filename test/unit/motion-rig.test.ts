@@ -135,3 +135,42 @@ test('FaceRig rejects bad reference landmarks', () => {
   bad[5] = Number.NaN;
   assert.throws(() => new FaceRig(bad), TypeError);
 });
+
+test('blink 1 brings the lids together and jaw 1 opens the mouth to about half its width on any portrait', () => {
+  const canonical = synthLandmarks(20, 0, 0, 0, 256, 270);
+  // A portrait with wider-open eyes, a wider mouth and its own lip gap than the canonical face.
+  const wide = synthLandmarks(14, 9, 0, 0, 252, 270);
+  for (const i of [...EYELIDS.left.upper, ...EYELIDS.right.upper]) wide[2 * i + 1]! -= 4;
+  for (const i of LOWER_LIP) wide[2 * i + 1]! += 6;
+  for (let i = 0; i < 468; i++) if (Math.abs(V[3 * i + 1]! + 3) < 2.5) wide[2 * i]! = 252 + (wide[2 * i]! - 252) * 1.35;
+  for (const ref of [canonical, wide]) {
+    const rig = new FaceRig(ref);
+    const c = new Float32Array(NUM_RIG_COEFFS);
+    c[RIG.blinkLeft] = 1;
+    c[RIG.blinkRight] = 1;
+    const closed = rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936));
+    for (const [u, l] of [[386, 374], [159, 145]] as const) assert.ok(Math.abs(closed[2 * l + 1]! - closed[2 * u + 1]!) < 0.5, `lid gap ${closed[2 * l + 1]! - closed[2 * u + 1]!}`);
+    c.fill(0);
+    c[RIG.jawOpen] = 1;
+    const open = mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936)));
+    assert.ok(open > 0.5 && open < 0.6, `jaw 1 opening ${open}`);
+    assert.ok(Math.abs(rig.jawOpenRatio - open) < 1e-6);
+    c[RIG.jawOpen] = 0.3;
+    const third = mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936)));
+    assert.ok(third > 0.12 && third < 0.22, `jaw 0.3 opening ${third}`);
+  }
+});
+
+test('landmarksWithOffsets adds raw vertex offsets (canonical cm) to the rig mesh', () => {
+  const ref = synthLandmarks(20, 0, 0, 0, 256, 270);
+  const rig = new FaceRig(ref, { cameraDistanceCm: Infinity });
+  const c = new Float32Array(NUM_RIG_COEFFS);
+  const rest = rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936));
+  const offsets = new Float32Array(1404);
+  offsets[3 * 14 + 1] = -1; // lower lip centre 1 cm down
+  const moved = rig.landmarksWithOffsets(c, offsets, NEUTRAL_POSE, new Float32Array(936));
+  assert.ok(Math.abs(moved[2 * 14 + 1]! - rest[2 * 14 + 1]! - 20) < 1e-3);
+  assert.ok(Math.abs(moved[2 * 13 + 1]! - rest[2 * 13 + 1]!) < 1e-4);
+  assert.deepEqual(rig.landmarksWithOffsets(c, null, NEUTRAL_POSE, new Float32Array(936)), rest);
+  assert.throws(() => rig.landmarksWithOffsets(c, new Float32Array(10), NEUTRAL_POSE, new Float32Array(936)), TypeError);
+});

@@ -1,0 +1,376 @@
+/**
+ * Motion stage with ONNX parts: features (wav2vec ONNX, or the log-mel values) -> linear interpolation to the
+ * video fps -> ONNX Audio2Mesh (vertex offsets) and/or ONNX Audio2Pose (6-number pose) -> FaceRig projection,
+ * retargeted as deltas onto the reference. The log-mel cue analyser always runs alongside: its cues drive
+ * blinks and brows (HeadMotion), the head when the pose is embedded, and the mouth when the mesh is embedded
+ * (VisemeModel). Frame k (audio [k/fps, (k+1)/fps)) is emitted exactly when audio up to (k+1)/fps + lookaheadMs
+ * has arrived; lookaheadMs is computed so that every part's data exists by then.
+ */
+import type { AsyncAudioFeatureExtractor } from '../audio/AsyncAudioFeatureExtractor.ts';
+import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
+import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
+import { mouthOpening, type PoseOverride } from './Audio2Landmarks.ts';
+import { FaceRig } from './FaceRig.ts';
+import { HeadMotion } from './HeadMotion.ts';
+import type { MotionStage } from './MotionStage.ts';
+import type { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
+import type { OnnxAudio2Pose } from './OnnxAudio2Pose.ts';
+import { NUM_MOUTH_COEFFS, NUM_RIG_COEFFS, RIG } from './rigBases.ts';
+import { clamp, smoothstep } from './smoothing.ts';
+import { SpeechActivity } from './SpeechActivity.ts';
+import { VisemeModel } from './VisemeModel.ts';
+
+/** Options of `OnnxMotionStage`. */
+export interface OnnxMotionStageOptions {
+  /** Video frame rate, Hz (10..60). */
+  fps: number;
+  /** Output frame size, px. */
+  width: number;
+  height: number;
+  /** The reference portrait's 468 landmarks in output-frame px. */
+  referenceLandmarks: Float32Array;
+  /** Seed of blinks and procedural head motion (default 1). */
+  seed?: number;
+  /** Camera distance for the rig's perspective, cm (default 60). */
+  cameraDistanceCm?: number;
+  /** Features for the ONNX parts: an async extractor (owned: disposed with the stage) or 'logmel' (the cue analyser's values). */
+  features: AsyncAudioFeatureExtractor | 'logmel';
+  /** ONNX Audio2Mesh (owned); absent = embedded VisemeModel mouth. */
+  mesh?: OnnxAudio2Mesh;
+  /** ONNX Audio2Pose (owned); absent = embedded HeadMotion pose. */
+  pose?: OnnxAudio2Pose;
+}
+
+const CUE_RING = 1024; // 10.24 s of 100 Hz cue steps
+const FEAT_RING = 512;
+const VIDEO_RING = 256;
+const HEAD_FIELDS = 8;
+const MAX_CHUNK = 8000; // samples per internal step: bounds how far cue steps run ahead of emitted frames
+const GLIDE_MS = 80;
+const MAX_MOUTH = 1.2;
+const MAX_ANGLE_DEG = 45;
+const MAX_SHIFT_CM = 10;
+
+/** Streaming audio -> landmarks with ONNX Audio2Mesh and/or Audio2Pose, for one session. */
+export class OnnxMotionStage implements MotionStage {
+  readonly fps: number;
+  readonly lookaheadMs: number;
+  readonly width: number;
+  readonly height: number;
+  /** The fitted rig of the reference. */
+  readonly rig: FaceRig;
+
+  private readonly logmel = new LogMelExtractor();
+  private readonly features: AsyncAudioFeatureExtractor | null;
+  private readonly featureRate: number;
+  private readonly firstCentreMs: number;
+  private readonly mesh: OnnxAudio2Mesh | undefined;
+  private readonly pose: OnnxAudio2Pose | undefined;
+  private readonly viseme: VisemeModel | null;
+  private readonly activity: SpeechActivity;
+  private readonly head: HeadMotion;
+  private readonly frameMs: number;
+  private readonly cueStepMs: number;
+  // Cue-rate state (100 Hz steps j): embedded mouth and head.
+  private readonly mouthRing = new Float32Array(CUE_RING * NUM_MOUTH_COEFFS);
+  private readonly headRing = new Float32Array(CUE_RING * HEAD_FIELDS);
+  private produced = 0;
+  private cueCount = 0;
+  // Feature-rate state: the newest frames, by index f.
+  private featRing: Float32Array = new Float32Array(0);
+  private featDim = 0;
+  private featCount = 0;
+  // Video-rate ONNX outputs, by frame index k (relative to the last clear).
+  private readonly offsetRing: Float32Array;
+  private readonly poseRing: Float32Array;
+  private nextFeatK = 0;
+  // Emission.
+  private samples = 0;
+  private originMs = 0;
+  private originIndex = 0;
+  private nextIndex = 0;
+  private glideAtMs = -Infinity;
+  private readonly glideFromMouth = new Float32Array(NUM_MOUTH_COEFFS);
+  private readonly glideFromOffsets = new Float32Array(NUM_LANDMARKS * 3);
+  private readonly lastMouth = new Float32Array(NUM_MOUTH_COEFFS);
+  private readonly lastOffsets = new Float32Array(NUM_LANDMARKS * 3);
+  private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
+  private readonly offsets = new Float32Array(NUM_LANDMARKS * 3);
+  private expressionScale = 1;
+  private override: PoseOverride | null = null;
+  private gen = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private readonly stats = { pushes: 0, lastPushMs: 0, totalPushMs: 0 };
+
+  constructor(opts: OnnxMotionStageOptions) {
+    const { fps, width, height, referenceLandmarks, seed = 1, cameraDistanceCm, features, mesh, pose } = opts;
+    if (!(fps >= 10 && fps <= 60)) throw new TypeError(`fps must be 10..60 [fps:${fps}]`);
+    if (!(width > 0 && height > 0)) throw new TypeError(`width and height must be > 0 [width:${width}, height:${height}]`);
+    if (!Number.isFinite(seed)) throw new TypeError(`seed must be finite [seed:${seed}]`);
+    if (!mesh && !pose) throw new TypeError('OnnxMotionStage needs an ONNX mesh or pose model (use EmbeddedMotionStage otherwise)');
+    this.fps = fps;
+    this.width = width;
+    this.height = height;
+    this.frameMs = 1000 / fps;
+    this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
+    this.features = features === 'logmel' ? null : features;
+    this.featureRate = this.features ? this.features.featureRate : this.logmel.featureRate;
+    this.firstCentreMs = this.features ? this.features.firstCentreMs : 0;
+    const featureLookahead = this.features ? this.features.lookaheadMs : this.logmel.lookaheadMs;
+    this.mesh = mesh;
+    this.pose = pose;
+    this.cueStepMs = 1000 / this.logmel.featureRate;
+    this.viseme = mesh ? null : new VisemeModel(this.logmel.featureRate);
+    this.activity = new SpeechActivity(this.logmel.featureRate);
+    this.head = new HeadMotion({ stepRate: this.logmel.featureRate, seed, pxPerCm: this.rig.pxPerCm });
+    this.offsetRing = new Float32Array(mesh ? VIDEO_RING * NUM_LANDMARKS * 3 : 0);
+    this.poseRing = new Float32Array(pose ? VIDEO_RING * 6 : 0);
+
+    // Cue path: frame k samples step floor((k + 1/2) T / step), available delayFrames steps + the analyser's lookahead later.
+    const delay = this.viseme ? this.viseme.delayFrames : 0;
+    const cueNeed = this.logmel.lookaheadMs + delay * this.cueStepMs - this.frameMs / 2;
+    // Feature path: frame k interpolates frames f and f + 1 around its centre; f + 1 exists once audio reaches
+    // its centre + the extractor's lookahead. Scan one period of frames for the largest need.
+    let featNeed = -Infinity;
+    const period = Math.min(10000, Math.round(fps * this.featureRate) || 1000);
+    for (let k = 0; k < period; k++) {
+      const f1 = this.upperFeature(k);
+      featNeed = Math.max(featNeed, this.firstCentreMs + (f1 * 1000) / this.featureRate + featureLookahead - (k + 1) * this.frameMs);
+    }
+    this.lookaheadMs = Math.max(0, cueNeed, featNeed);
+  }
+
+  /** Feed 16 kHz mono samples (copied now; NaN/Inf -> 0, clipped to [-1, 1]); resolves with the frames now complete. */
+  push(pcm16k: Float32Array): Promise<MotionFrame[]> {
+    if (this.disposed) return Promise.reject(new Error('motion stage is disposed'));
+    const copy = Float32Array.from(pcm16k);
+    const gen = this.gen;
+    const p = this.tail.then(() => this.process(copy, gen));
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Interrupt: drop audio, features and model context; the mouth glides to the new state in 80 ms; indices continue. */
+  clear(): void {
+    this.gen++;
+    this.logmel.reset();
+    this.features?.reset();
+    this.mesh?.reset();
+    this.pose?.reset();
+    this.viseme?.reset();
+    this.activity.reset();
+    this.glideFromMouth.set(this.lastMouth);
+    this.glideFromOffsets.set(this.lastOffsets);
+    this.originIndex = this.nextIndex;
+    this.originMs = this.nextIndex * this.frameMs;
+    this.glideAtMs = this.originMs;
+    this.samples = 0;
+    this.produced = 0;
+    this.cueCount = 0;
+    this.featCount = 0;
+    this.nextFeatK = 0;
+  }
+
+  setPoseOverride(p: PoseOverride | null): void {
+    if (p === null) {
+      this.override = null;
+      return;
+    }
+    const ok = (x: number): number => (Number.isFinite(x) ? clamp(x, -45, 45) : 0);
+    this.override = { yaw: ok(p.yaw), pitch: ok(p.pitch), roll: ok(p.roll) };
+  }
+
+  setExpressionScale(s: number): void {
+    this.expressionScale = Number.isFinite(s) ? clamp(s, 0, 2) : 1;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const s = this.stats;
+    return {
+      engine: 'onnx',
+      framesOut: this.nextIndex,
+      lookaheadMs: this.lookaheadMs,
+      fitErrorPx: this.rig.camera.rmsErrorPx,
+      lastPushMs: s.lastPushMs,
+      meanPushMs: s.pushes ? s.totalPushMs / s.pushes : 0,
+      ...(this.features && 'toJSON' in this.features ? { features: (this.features as { toJSON(): unknown }).toJSON() } : {}),
+      ...(this.mesh ? { mesh: this.mesh.toJSON() } : {}),
+      ...(this.pose ? { pose: this.pose.toJSON() } : {}),
+    };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.gen++;
+    await this.tail;
+    await Promise.all([this.features?.dispose(), this.mesh?.dispose(), this.pose?.dispose()]);
+  }
+
+  /** Index of the later of the two feature frames frame k (relative to the last clear) interpolates. */
+  private upperFeature(k: number): number {
+    const p = (((k + 0.5) * this.frameMs - this.firstCentreMs) * this.featureRate) / 1000;
+    return Math.max(0, Math.floor(p + 1e-9) + 1);
+  }
+
+  private async process(pcm: Float32Array, gen: number): Promise<MotionFrame[]> {
+    if (gen !== this.gen) return [];
+    const t0 = performance.now();
+    const out: MotionFrame[] = [];
+    for (let at = 0; at < pcm.length || (pcm.length === 0 && at === 0); at += MAX_CHUNK) {
+      const chunk = pcm.subarray(at, Math.min(pcm.length, at + MAX_CHUNK));
+      const cues = this.logmel.push(chunk);
+      this.samples += chunk.length;
+      for (const cue of cues) this.cueStep(cue);
+      const feats: FeatureFrame[] = this.features ? await this.features.pushAsync(chunk) : cues;
+      if (gen !== this.gen) return [];
+      for (const f of feats) this.storeFeature(f);
+      await this.runModels(gen);
+      if (gen !== this.gen) return [];
+      this.emitReady(out);
+      if (pcm.length === 0) break;
+    }
+    const ms = performance.now() - t0;
+    this.stats.pushes++;
+    this.stats.lastPushMs = ms;
+    this.stats.totalPushMs += ms;
+    return out;
+  }
+
+  private cueStep(cue: LogMelFrame): void {
+    let j: number;
+    let activity: number;
+    let driving = cue;
+    this.cueCount++;
+    if (this.viseme) {
+      const step = this.viseme.push(cue);
+      if (!step) return;
+      j = step.index;
+      activity = step.activity;
+      driving = step.cue as LogMelFrame;
+      this.mouthRing.set(step.mouth, (j % CUE_RING) * NUM_MOUTH_COEFFS);
+    } else {
+      j = this.cueCount - 1;
+      const e = Number.isFinite(cue.energyDb) ? cue.energyDb : -120;
+      this.activity.update(e);
+      activity = this.activity.activity(e);
+    }
+    const head = this.head.step(driving, activity);
+    const h = (j % CUE_RING) * HEAD_FIELDS;
+    const hr = this.headRing;
+    hr[h] = head.pitchDeg;
+    hr[h + 1] = head.yawDeg;
+    hr[h + 2] = head.rollDeg;
+    hr[h + 3] = head.tx;
+    hr[h + 4] = head.ty;
+    hr[h + 5] = head.blinkLeft;
+    hr[h + 6] = head.blinkRight;
+    hr[h + 7] = head.browRaise;
+    this.produced = j + 1;
+  }
+
+  private storeFeature(f: FeatureFrame): void {
+    const d = f.values.length;
+    if (d !== this.featDim) {
+      this.featDim = d;
+      this.featRing = new Float32Array(FEAT_RING * d);
+    }
+    this.featRing.set(f.values, (this.featCount % FEAT_RING) * d);
+    this.featCount++;
+  }
+
+  /** Interpolate features for every video frame whose two feature frames exist, then run the ONNX parts once. */
+  private async runModels(gen: number): Promise<void> {
+    const d = this.featDim;
+    let n = 0;
+    while (this.featCount > 0 && this.upperFeature(this.nextFeatK + n) < this.featCount && n < VIDEO_RING / 2) n++;
+    if (n === 0) return;
+    const batch = new Float32Array(n * d);
+    const oldest = Math.max(0, this.featCount - FEAT_RING);
+    for (let i = 0; i < n; i++) {
+      const k = this.nextFeatK + i;
+      const p = Math.max(0, (((k + 0.5) * this.frameMs - this.firstCentreMs) * this.featureRate) / 1000);
+      const f0 = Math.max(oldest, Math.floor(p + 1e-9));
+      const f1 = Math.min(f0 + 1, this.featCount - 1);
+      const w = clamp(p - f0, 0, 1);
+      const a = (f0 % FEAT_RING) * d;
+      const b = (f1 % FEAT_RING) * d;
+      for (let c = 0; c < d; c++) batch[i * d + c] = (1 - w) * this.featRing[a + c]! + w * this.featRing[b + c]!;
+    }
+    const [offsets, pose] = await Promise.all([this.mesh?.run(batch, n), this.pose?.run(batch, n)]);
+    if (gen !== this.gen) return;
+    for (let i = 0; i < n; i++) {
+      const slot = (this.nextFeatK + i) % VIDEO_RING;
+      if (offsets) this.offsetRing.set(offsets.subarray(i * NUM_LANDMARKS * 3, (i + 1) * NUM_LANDMARKS * 3), slot * NUM_LANDMARKS * 3);
+      if (pose) this.poseRing.set(pose.subarray(i * 6, i * 6 + 6), slot * 6);
+    }
+    this.nextFeatK += n;
+  }
+
+  private emitReady(out: MotionFrame[]): void {
+    for (;;) {
+      const k = this.nextIndex;
+      const local = k - this.originIndex;
+      const haveMs = (this.samples * 1000) / AUDIO_RATE;
+      if (haveMs + 1e-6 < (local + 1) * this.frameMs + this.lookaheadMs) return;
+      const j = Math.floor(((local + 0.5) * this.frameMs) / this.cueStepMs + 1e-9);
+      if (j >= this.produced || local >= this.nextFeatK) return; // cannot happen when lookaheadMs is right
+      out.push(this.makeFrame(k, local, Math.max(j, this.produced - CUE_RING, 0)));
+      this.nextIndex = k + 1;
+    }
+  }
+
+  private makeFrame(k: number, local: number, j: number): MotionFrame {
+    const c = this.coeffs;
+    c.fill(0);
+    const tc = (k + 0.5) * this.frameMs;
+    const g = 1 - smoothstep(0, GLIDE_MS, tc - this.glideAtMs);
+    const scale = this.expressionScale;
+    const r = j % CUE_RING;
+    if (this.viseme) {
+      for (let i = 0; i < NUM_MOUTH_COEFFS; i++) {
+        const m = clamp(this.mouthRing[r * NUM_MOUTH_COEFFS + i]! * scale, 0, MAX_MOUTH);
+        c[i] = g > 0 ? g * this.glideFromMouth[i]! + (1 - g) * m : m;
+      }
+      this.lastMouth.set(c.subarray(0, NUM_MOUTH_COEFFS));
+    }
+    let offsets: Float32Array | null = null;
+    if (this.mesh) {
+      offsets = this.offsets;
+      const base = (local % VIDEO_RING) * NUM_LANDMARKS * 3;
+      for (let i = 0; i < offsets.length; i++) {
+        const o = this.offsetRing[base + i]! * scale;
+        offsets[i] = g > 0 ? g * this.glideFromOffsets[i]! + (1 - g) * o : o;
+      }
+      this.lastOffsets.set(offsets);
+    }
+    const h = r * HEAD_FIELDS;
+    const hr = this.headRing;
+    c[RIG.blinkLeft] = hr[h + 5]!;
+    c[RIG.blinkRight] = hr[h + 6]!;
+    c[RIG.browRaise] = hr[h + 7]!;
+    const o = this.override;
+    let pose: HeadPose;
+    if (this.pose) {
+      const p = (local % VIDEO_RING) * 6;
+      const pr = this.poseRing;
+      const ang = (x: number): number => clamp(x, -MAX_ANGLE_DEG, MAX_ANGLE_DEG);
+      const cm = (x: number): number => clamp(x, -MAX_SHIFT_CM, MAX_SHIFT_CM) * this.rig.pxPerCm;
+      pose = { pitchDeg: ang(pr[p]!), yawDeg: ang(pr[p + 1]!), rollDeg: ang(pr[p + 2]!), tx: cm(pr[p + 3]!), ty: -cm(pr[p + 4]!), tz: cm(pr[p + 5]!) };
+    } else {
+      pose = { pitchDeg: hr[h]!, yawDeg: hr[h + 1]!, rollDeg: hr[h + 2]!, tx: hr[h + 3]!, ty: hr[h + 4]!, tz: 0 };
+    }
+    if (o) {
+      pose.pitchDeg += o.pitch;
+      pose.yawDeg += o.yaw;
+      pose.rollDeg += o.roll;
+    }
+    const landmarks = this.rig.landmarksWithOffsets(c, offsets, pose, new Float32Array(NUM_LANDMARKS * 2));
+    const mouthOpen = this.mesh ? clamp(mouthOpening(landmarks) / this.rig.jawOpenRatio, 0, 1) : clamp(c[RIG.jawOpen]!, 0, 1);
+    return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose };
+  }
+}

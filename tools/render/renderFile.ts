@@ -1,0 +1,164 @@
+/**
+ * Offline render: WAV + portrait -> MP4 (H.264 + AAC) or WebM (VP8 + Opus) through the session pipeline
+ * (engines/face ingest, AvatarPipeline, WarpRenderer), feeding audio in 20 ms chunks as a session does.
+ */
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
+import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { ReferenceRejectedError } from '../../engines/face/ReferenceRejectedError.ts';
+import { AvatarPipeline } from '../../engines/pipeline.ts';
+import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
+import { AUDIO_RATE, type MotionFrame, type ReferencePortrait } from '../../engines/types.ts';
+import { resampleAll } from '../../server/media/Resampler.ts';
+import { decodeWav, WavFormatError, type WavAudio } from '../../server/media/wav.ts';
+import { MediaFileWriter, type ContainerFormat } from './MediaFileWriter.ts';
+
+/** A problem with what the user gave (file missing, not a WAV, no face...): exit code 3, no stack trace. */
+export class RenderInputError extends Error {
+  override readonly name = 'RenderInputError';
+}
+
+/** Options of renderFile. */
+export interface RenderFileOptions {
+  audioPath: string;
+  portraitPath: string;
+  outPath: string;
+  /** Container; default from the output's extension (.mp4 / .webm). */
+  format?: ContainerFormat;
+  /** Frames per second (default 25). */
+  fps?: number;
+  /** Output side, px (default 512). */
+  size?: number;
+  /** Render only the first this many seconds of the audio. */
+  maxSeconds?: number;
+  /** Seed of head motion and blinks (default 1). */
+  seed?: number;
+  /** Video bitrate, kbit/s (default 2000). */
+  videoBitrateKbps?: number;
+  /** Called after each frame is encoded; also once with done = 0 when the total is known. */
+  onProgress?: (done: number, total: number) => void;
+  /** Called when a stage starts (for the progress display). */
+  onStage?: (stage: string) => void;
+}
+
+/** What was written. */
+export interface RenderResult {
+  outPath: string;
+  format: ContainerFormat;
+  frames: number;
+  fps: number;
+  width: number;
+  height: number;
+  audioSeconds: number;
+  bytes: number;
+  /** Wall time of the frame loop (motion + render + encode), ms. */
+  renderMs: number;
+}
+
+const CHUNK = 320; // 20 ms at 16 kHz, as decoded Opus arrives in a session
+const OUTPUT_AUDIO_RATE = 48000;
+const MAX_IMAGE_BYTES = 20 << 20;
+const MAX_IMAGE_PIXELS = 40e6;
+
+/** Container implied by a file name, or undefined. */
+export function formatOf(path: string): ContainerFormat | undefined {
+  const ext = extname(path).toLowerCase();
+  return ext === '.mp4' || ext === '.m4v' ? 'mp4' : ext === '.webm' ? 'webm' : undefined;
+}
+
+/** Render `audioPath` with `portraitPath` into `outPath`. Bad inputs throw RenderInputError. */
+export async function renderFile(opts: RenderFileOptions): Promise<RenderResult> {
+  const { audioPath, portraitPath, outPath, fps = 25, size = 512, seed = 1, maxSeconds } = opts;
+  const format = opts.format ?? formatOf(outPath);
+  if (!format) throw new RenderInputError(`cannot tell the container from the output name; use .mp4 or .webm [out:${outPath}]`);
+  if (!(fps >= 10 && fps <= 60)) throw new RenderInputError(`fps must be 10..60 [fps:${fps}]`);
+  if (!(Number.isInteger(size) && size >= 64 && size <= 2048 && size % 2 === 0)) throw new RenderInputError(`size must be an even integer 64..2048 px [size:${size}]`);
+  if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new RenderInputError(`duration must be > 0 s [duration:${maxSeconds}]`);
+
+  const stage = opts.onStage ?? (() => undefined);
+  stage('reading audio');
+  const wav = await readAudio(audioPath);
+  let source = wav.samples;
+  if (maxSeconds !== undefined) source = source.subarray(0, Math.min(source.length, Math.round(maxSeconds * wav.sampleRate)));
+  if (source.length < wav.sampleRate / fps) throw new RenderInputError(`audio is shorter than one frame [audio:${audioPath}, samples:${source.length}]`);
+  const audioSeconds = source.length / wav.sampleRate;
+  const [pcm16k, pcmOut] = await Promise.all([resampleAll(source, wav.sampleRate, AUDIO_RATE), resampleAll(source, wav.sampleRate, OUTPUT_AUDIO_RATE)]);
+
+  stage('finding the face');
+  const reference = await readPortrait(portraitPath, size);
+
+  const renderer = new WarpRenderer();
+  const writer = new MediaFileWriter({ format, width: size, height: size, fps, audioRate: OUTPUT_AUDIO_RATE, ...(opts.videoBitrateKbps ? { videoBitrateKbps: opts.videoBitrateKbps } : {}) });
+  try {
+    const pipeline = new AvatarPipeline({ fps, reference, renderer, seed });
+    await pipeline.prepare();
+    const total = Math.ceil(audioSeconds * fps);
+    stage('rendering');
+    opts.onProgress?.(0, total);
+    const started = performance.now();
+    let done = 0;
+    // `await pipeline.pushAudio` works whether the pipeline's motion stage is synchronous or async (MotionStage).
+    const renderFrames = async (frames: MotionFrame[]): Promise<void> => {
+      for (const frame of frames) {
+        if (done >= total) return;
+        const image = await pipeline.render(frame);
+        await writer.addFrame(image.data);
+        done++;
+        opts.onProgress?.(done, total);
+      }
+    };
+    for (let at = 0; at < pcm16k.length; at += CHUNK) await renderFrames(await pipeline.pushAudio(pcm16k.subarray(at, at + CHUNK)));
+    // Silence after the end releases the frames held back for the motion stage's lookahead.
+    const silence = new Float32Array(CHUNK);
+    for (let guard = 0; done < total && guard < 10_000; guard++) await renderFrames(await pipeline.pushAudio(silence));
+    const renderMs = performance.now() - started;
+    stage('muxing');
+    const bytes = await writer.finish(pcmOut);
+    await writeFile(outPath, bytes).catch((err: unknown) => {
+      throw new RenderInputError(`cannot write the output [out:${outPath}, ${(err as Error).message}]`);
+    });
+    return { outPath, format, frames: done, fps, width: size, height: size, audioSeconds, bytes: bytes.length, renderMs };
+  } finally {
+    writer.close();
+    await renderer.dispose();
+  }
+}
+
+async function readAudio(path: string): Promise<WavAudio> {
+  const bytes = await readInput(path, 'audio');
+  try {
+    const wav = decodeWav(bytes, path);
+    if (wav.samples.length === 0) throw new RenderInputError(`audio has no samples [audio:${path}]`);
+    return wav;
+  } catch (err) {
+    if (err instanceof WavFormatError) throw new RenderInputError(`audio is not a WAV file this tool can read: ${err.message}`);
+    throw err;
+  }
+}
+
+async function readPortrait(path: string, size: number): Promise<ReferencePortrait> {
+  const bytes = await readInput(path, 'portrait');
+  const landmarker = new FaceLandmarker();
+  try {
+    return await ingestReference(bytes, { width: size, height: size, maxBytes: MAX_IMAGE_BYTES, maxPixels: MAX_IMAGE_PIXELS, landmarker });
+  } catch (err) {
+    if (err instanceof ReferenceRejectedError) throw new RenderInputError(`portrait rejected (${err.code}): ${err.message} [portrait:${path}]`);
+    throw err;
+  } finally {
+    await landmarker.close();
+  }
+}
+
+async function readInput(path: string, what: string): Promise<Uint8Array> {
+  try {
+    const s = await stat(path);
+    if (!s.isFile()) throw new RenderInputError(`${what} is not a file [${what}:${path}]`);
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    if (err instanceof RenderInputError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new RenderInputError(`${what} file not found [${what}:${path}]`);
+    throw new RenderInputError(`cannot read the ${what} file [${what}:${path}, ${(err as Error).message}]`);
+  }
+}
