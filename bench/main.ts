@@ -14,12 +14,32 @@ import { Resampler, resampleAll } from '../server/media/Resampler.ts';
 import { VideoEncoder } from '../server/media/VideoEncoder.ts';
 import { VideoPacketizer } from '../server/media/VideoPacketizer.ts';
 import { readWav } from '../server/media/wav.ts';
+import { benchNeural } from './neural.ts';
 import { printTable, summarize, timeIt, type TimingSummary } from './stats.ts';
 
-const { values: args } = parseArgs({ options: { frames: { type: 'string', default: '250' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { frames: { type: 'string', default: '250' }, out: { type: 'string' }, renderer: { type: 'string', default: 'warp' } },
+});
 const FRAMES = Math.max(20, Number(args.frames));
 const FPS = 25;
 const ROOT = new URL('..', import.meta.url);
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+
+function writeJson(name: string, data: unknown): void {
+  const out = args.out ?? new URL(`bench-output/${name}-${stamp}.json`, ROOT).pathname;
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify(data, null, 2));
+  console.log(`wrote ${out}`);
+}
+
+if (args.renderer === 'neural') {
+  const rows = await benchNeural();
+  writeJson('bench-neural', { date: new Date().toISOString(), rows });
+  process.exit(0);
+} else if (args.renderer !== 'warp') {
+  console.error(`--renderer must be warp or neural, got ${args.renderer}`);
+  process.exit(2);
+}
 
 const wav = await readWav(new URL('assets/speech/jfk.wav', ROOT).pathname);
 const speech16k = wav.samples;
@@ -99,8 +119,5 @@ printTable(Object.entries(results).map(([stage, s]) => ({ stage, 'mean ms': s.me
 console.log(`\nCPU per video frame, H.264 default path: ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
 console.log(`-> about ${Math.floor(budgetMs / perVideoFrame)} sessions per core at ${FPS} fps before WebRTC/SRTP overhead\n`);
 
-const out = args.out ?? new URL(`bench-output/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, ROOT).pathname;
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), frames: FRAMES, fps: FPS, stages: results, perVideoFrameMs: perVideoFrame }, null, 2));
-console.log(`wrote ${out}`);
+writeJson('bench', { date: new Date().toISOString(), frames: FRAMES, fps: FPS, stages: results, perVideoFrameMs: perVideoFrame });
 process.exit(0);

@@ -161,13 +161,19 @@ ui.portrait.addEventListener('change', () => {
   if (file) void uploadPortrait(file);
 });
 
+/** `?token=...` on the page URL is sent as a bearer token, for servers with auth on. */
+const pageToken = new URLSearchParams(location.search).get('token');
+function authHeaders(headers: Record<string, string> = {}): Record<string, string> {
+  return pageToken ? { ...headers, authorization: `Bearer ${pageToken}` } : headers;
+}
+
 async function uploadPortrait(file: File): Promise<void> {
   showError(null);
   ui.status.textContent = 'uploading portrait...';
   try {
     const res = await fetch('/v1/references', {
       method: 'POST',
-      headers: { 'content-type': file.type || 'application/octet-stream' },
+      headers: authHeaders({ 'content-type': file.type || 'application/octet-stream' }),
       body: file,
     });
     if (res.status !== 201) throw new HttpError(`portrait rejected: ${await reasonOf(res)}`, res.status);
@@ -269,7 +275,7 @@ async function start(): Promise<void> {
     const query = debug.referenceId ? `?reference=${encodeURIComponent(debug.referenceId)}` : '';
     const res = await fetch(`/v1/sessions${query}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/sdp' },
+      headers: authHeaders({ 'content-type': 'application/sdp' }),
       body: pc.localDescription!.sdp,
     });
     if (res.status === 503) {
@@ -358,7 +364,7 @@ async function teardown(): Promise<void> {
   ui.video.srcObject = null;
   if (current.url) {
     // keepalive lets the DELETE outlive a page that is being closed.
-    await fetch(current.url, { method: 'DELETE', keepalive: true }).catch(() => undefined);
+    await fetch(current.url, { method: 'DELETE', keepalive: true, headers: authHeaders() }).catch(() => undefined);
   }
 }
 

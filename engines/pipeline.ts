@@ -1,12 +1,17 @@
-import { Audio2Landmarks } from './motion/Audio2Landmarks.ts';
-import type { MotionFrame, ReferencePortrait, Renderer, RgbaImage } from './types.ts';
+import { createMotionStage, type MotionEngineConfig } from './motion/createMotionStage.ts';
+import type { MotionStage } from './motion/MotionStage.ts';
+import type { FrameRenderer, RenderEngine } from './render/createRenderEngine.ts';
+import type { MotionFrame, ReferencePortrait, RgbaImage } from './types.ts';
 
 /** Options of one session's pipeline. */
 export interface AvatarPipelineOptions {
   fps: number;
   reference: ReferencePortrait;
-  renderer: Renderer;
-  /** Seed of head motion and blinks. */
+  /** Renderer shared by the sessions of this thread. */
+  engine: RenderEngine;
+  /** Which motion engines (embedded by default). */
+  motion?: Partial<MotionEngineConfig>;
+  /** Seed of head motion, blinks and (neural) latent noise. */
   seed?: number;
 }
 
@@ -19,25 +24,28 @@ export type PipelineControl =
 
 /**
  * Stage composition for one session, no I/O: 16 kHz audio in -> motion frames -> RGBA frames.
- * Motion runs for every frame; rendering is a separate step so a caller that is behind can skip it.
+ * Motion runs for every frame; rendering is a separate step so a caller that is behind can skip frames.
  */
 export class AvatarPipeline {
-  readonly fps: number;
-  readonly reference: ReferencePortrait;
-  private readonly motion: Audio2Landmarks;
-  private readonly renderer: Renderer;
+  private constructor(
+    readonly fps: number,
+    readonly reference: ReferencePortrait,
+    private readonly motion: MotionStage,
+    private readonly renderer: FrameRenderer,
+  ) {}
 
-  constructor({ fps, reference, renderer, seed = 1 }: AvatarPipelineOptions) {
-    this.fps = fps;
-    this.reference = reference;
-    this.renderer = renderer;
-    this.motion = new Audio2Landmarks({
+  /** Build the motion stage and open a renderer session (the portrait is prepared once per engine). */
+  static async create({ fps, reference, engine, motion, seed = 1 }: AvatarPipelineOptions): Promise<AvatarPipeline> {
+    await engine.prepare(reference);
+    const stage = await createMotionStage({
       fps,
       width: reference.image.width,
       height: reference.image.height,
       referenceLandmarks: reference.landmarks,
       seed,
+      ...(motion ? { engine: motion } : {}),
     });
+    return new AvatarPipeline(fps, reference, stage, engine.openSession(reference.id, seed));
   }
 
   /** Future audio the motion stage waits for before a frame is final, ms. */
@@ -45,23 +53,19 @@ export class AvatarPipeline {
     return this.motion.lookaheadMs;
   }
 
-  /** Make the renderer ready for this portrait (cached by the renderer). */
-  async prepare(): Promise<void> {
-    await this.renderer.prepare(this.reference);
+  /** Frames the renderer takes at once (1 for warp; the neural engine's chunk size). */
+  get chunkFrames(): number {
+    return this.renderer.chunkFrames;
   }
 
-  /** Feed 16 kHz mono audio; returns the frames whose audio (and lookahead) is now complete. */
-  pushAudio(pcm16k: Float32Array): MotionFrame[] {
+  /** Feed 16 kHz mono audio; resolves (in call order) with the frames whose audio and lookahead are complete. */
+  pushAudio(pcm16k: Float32Array): Promise<MotionFrame[]> {
     return this.motion.push(pcm16k);
   }
 
-  /** Render one motion frame of this session's portrait. */
-  async render(frame: MotionFrame): Promise<RgbaImage> {
-    const [image] = await this.renderer.render([
-      { referenceId: this.reference.id, landmarks: frame.landmarks, frameIndex: frame.index, mouthOpen: frame.mouthOpen },
-    ]);
-    if (!image) throw new Error(`renderer ${this.renderer.name} returned no frame [frameIndex:${frame.index}]`);
-    return image;
+  /** Render `chunkFrames` motion frames (fewer only at the end of a stream). */
+  render(frames: readonly MotionFrame[]): Promise<RgbaImage[]> {
+    return this.renderer.render(frames);
   }
 
   /** Apply a client control message. */
@@ -69,6 +73,7 @@ export class AvatarPipeline {
     switch (msg.type) {
       case 'clear':
         this.motion.clear();
+        this.renderer.reset();
         break;
       case 'pose':
         this.motion.setPoseOverride('reset' in msg ? null : { yaw: msg.yaw, pitch: msg.pitch, roll: msg.roll });
@@ -77,5 +82,10 @@ export class AvatarPipeline {
         this.motion.setExpressionScale(msg.scale);
         break;
     }
+  }
+
+  async dispose(): Promise<void> {
+    this.renderer.close();
+    await this.motion.dispose();
   }
 }

@@ -22,6 +22,7 @@ import {
 } from 'werift';
 import { RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
+import { PeerTransports } from '../server/media/PeerTransports.ts';
 
 /** Audio sample rate the client encodes at (Hz). */
 export const AUDIO_RATE_HZ = OPUS_RATE;
@@ -230,12 +231,14 @@ export class AvatarClient {
     AvatarClientOptions;
   private readonly baseUrl: string;
   private pc: RTCPeerConnection | null = null;
+  private transports: PeerTransports | undefined;
   private channel: RTCDataChannel | null = null;
   private audioTrack: MediaStreamTrack | null = null;
   private videoTransceiver: RTCRtpTransceiver | null = null;
   private state: AvatarClientState = 'new';
   private sessionUrl: string | null = null;
   private sessionId: string | null = null;
+  private answer: string | null = null;
 
   // Audio sender
   private audioPackets: Buffer[] = [];
@@ -303,6 +306,11 @@ export class AvatarClient {
     return this.state;
   }
 
+  /** The server's SDP answer (its ICE candidates included), once connect() got it. */
+  get answerSdp(): string | null {
+    return this.answer;
+  }
+
   /**
    * Negotiates the session and starts streaming audio. Resolves once the answer is
    * applied (ICE/DTLS may still be connecting; see waitForConnected()).
@@ -323,6 +331,7 @@ export class AvatarClient {
         codecs: { audio: [useOPUS()], video: this.videoCodecs() },
       });
       this.pc = pc;
+      this.transports = new PeerTransports(pc);
       pc.iceConnectionStateChange.subscribe((s) => {
         if ((s === 'connected' || s === 'completed') && this.iceConnectedAtMs === null) {
           this.iceConnectedAtMs = performance.now();
@@ -350,6 +359,7 @@ export class AvatarClient {
       this.channel.onMessage.subscribe((data) => this.onControlMessage(data));
 
       await pc.setLocalDescription(await pc.createOffer());
+      this.transports.snapshot();
       await this.waitForGathering(pc);
       const offer = pc.localDescription!.sdp;
 
@@ -376,7 +386,9 @@ export class AvatarClient {
         this.sessionUrl = new URL(location, `${this.baseUrl}/`).toString();
         this.sessionId = location.split('/').filter(Boolean).pop() ?? null;
       }
+      this.answer = body;
       await pc.setRemoteDescription({ type: 'answer', sdp: body });
+      this.transports?.snapshot();
       for (const codec of this.videoTransceiver.codecs) this.payloadTypes.set(codec.payloadType, codec.mimeType);
       this.videoMime = this.videoTransceiver.codecs[0]?.mimeType ?? null;
       this.startAudio();
@@ -751,7 +763,7 @@ export class AvatarClient {
     this.pending.clear();
     const pc = this.pc;
     this.pc = null;
-    if (pc) await pc.close().catch(() => undefined);
+    if (pc) await (this.transports ?? new PeerTransports(pc)).close().catch(() => undefined);
   }
 }
 

@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import cors from 'cors';
 import express from 'express';
+import { requireBearer } from './api/auth.ts';
 import { apiRouter, errorHandler } from './api/routes.ts';
 import type { Config } from './config.ts';
 import { logger, setLogLevel } from './logger.ts';
@@ -8,7 +11,26 @@ import { Metrics } from './metrics.ts';
 import { PipelineWorkerPool } from './media/PipelineWorkerPool.ts';
 import { ReferenceService } from './references.ts';
 import { SessionManager } from './session/SessionManager.ts';
+import { validateMotionModels } from '../engines/motion/createMotionStage.ts';
+import { validateRenderEngine, type RenderEngineSettings } from '../engines/render/createRenderEngine.ts';
 
+/** Renderer settings for the workers, from config (paths resolved against the project root). */
+export function renderEngineSettings(config: Config): RenderEngineSettings {
+  const n = config.renderer.neural;
+  return {
+    engine: config.renderer.engine,
+    width: config.video.width,
+    height: config.video.height,
+    neural: { ...n, graphsDir: resolve(ROOT, n.graphsDir), tensorrt: { ...n.tensorrt, ...(n.tensorrt.engineCacheDir ? { engineCacheDir: resolve(ROOT, n.tensorrt.engineCacheDir) } : {}) } },
+  };
+}
+
+function usesOnnxMotion(config: Config): boolean {
+  const m = config.motion;
+  return m.features !== 'logmel' || m.audio2mesh !== 'embedded' || m.audio2pose !== 'embedded';
+}
+
+const ROOT = new URL('..', import.meta.url).pathname;
 const CLIENT_DIR = new URL('../client/', import.meta.url).pathname;
 const CLIENT_BUNDLE_DIR = new URL('../dist/client/', import.meta.url).pathname;
 
@@ -28,12 +50,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   setLogLevel(config.log.level);
   const log = logger;
   const metrics = new Metrics();
-  const pool = new PipelineWorkerPool(config.renderer.workers, log);
+  const renderSettings = renderEngineSettings(config);
+  // Fail at start, with the file and shapes named, rather than in every worker and session.
+  await validateRenderEngine(renderSettings);
+  if (usesOnnxMotion(config)) await validateMotionModels(config.motion);
+  const pool = new PipelineWorkerPool(config.renderer.workers, { render: renderSettings, motion: { ...config.motion } }, log);
   pool.onWorkerRestart = () => metrics.workerRestarts.inc();
   const references = new ReferenceService(config, metrics);
   const sessions = new SessionManager(config, pool, metrics, log);
   try {
-    await references.start();
+    await Promise.all([references.start(), pool.ready()]);
   } catch (err) {
     await pool.close();
     await references.close();
@@ -42,6 +68,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
 
   const app = express();
   app.disable('x-powered-by');
+  if (config.server.corsOrigins.length > 0) {
+    const any = config.server.corsOrigins.includes('*');
+    app.use('/v1', cors({ origin: any ? true : [...config.server.corsOrigins], exposedHeaders: ['Location', 'Retry-After'] }));
+  }
+  const token = config.auth.token || process.env.AVATAR_TOKEN || '';
+  if (token) app.use('/v1', requireBearer(token));
   app.use(apiRouter({ config, sessions, references, metrics, log, workerLoad: () => pool.load() }));
   app.use('/dist/client', express.static(CLIENT_BUNDLE_DIR));
   app.use(express.static(CLIENT_DIR, { index: 'index.html' }));

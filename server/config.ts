@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEVICES } from '../engines/onnx/executionProviders.ts';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 
 const ConfigSchema = z
   .object({
-    server: z.object({ host: z.string().min(1), port: int(0, 65535) }).strict(),
+    server: z
+      .object({ host: z.string().min(1), port: int(0, 65535), corsOrigins: z.array(z.string().min(1)), shutdownTimeoutMs: int(100, 120_000) })
+      .strict(),
+    auth: z.object({ token: z.string() }).strict(),
     video: z
       .object({
         width: int(64, 1920).refine((v) => v % 2 === 0, 'must be even'),
@@ -20,19 +24,64 @@ const ConfigSchema = z
       .strict(),
     audio: z.object({ jitterBufferMs: int(0, 1000), idleFillMs: int(60, 5000) }).strict(),
     pipeline: z.object({ seed: int(0, 2 ** 31 - 1) }).strict(),
+    motion: z
+      .object({
+        features: z.enum(['logmel', 'wav2vec']),
+        audio2mesh: z.enum(['embedded', 'onnx']),
+        audio2pose: z.enum(['embedded', 'onnx']),
+        wav2vecPath: z.string().min(1).optional(),
+        audio2meshPath: z.string().min(1).optional(),
+        audio2posePath: z.string().min(1).optional(),
+        device: z.enum(DEVICES),
+        fallback: z.boolean(),
+        wav2vecLeftContextMs: int(0, 10000).optional(),
+        wav2vecHopMs: int(20, 1000).optional(),
+        wav2vecRightContextMs: int(0, 1000).optional(),
+        audio2poseContextFrames: int(0, 1000).optional(),
+      })
+      .strict(),
     renderer: z
-      .object({ engine: z.enum(['warp']), workers: int(1, 64), maxQueueFrames: int(1, 30) })
+      .object({
+        engine: z.enum(['warp', 'neural']),
+        workers: int(1, 64),
+        maxQueueFrames: int(1, 60),
+        neural: z
+          .object({
+            graphsDir: z.string().min(1),
+            device: z.enum(DEVICES),
+            fallback: z.boolean(),
+            tensorrt: z
+              .object({ fp16: z.boolean(), engineCacheDir: z.string().optional(), workspaceBytes: int(1 << 20, 2 ** 40), deviceId: int(0, 64) })
+              .strict(),
+            steps: int(1, 4),
+            chunkFrames: int(1, 32),
+            contextFrames: int(0, 32),
+            maxBatch: int(1, 64),
+            maxQueue: int(1, 10000),
+            cacheBytes: int(1 << 20, 2 ** 40),
+            seed: int(0, 2 ** 31 - 1),
+          })
+          .strict(),
+      })
       .strict(),
     reference: z
       .object({
         default: z.string().min(1),
         cacheDir: z.string(),
         memoryEntries: int(1, 10000),
+        maxStored: int(1, 1_000_000),
         maxBytes: int(1024, 200 * 1024 * 1024),
         maxPixels: int(4096, 400_000_000),
       })
       .strict(),
-    sessions: z.object({ max: int(1, 1000) }).strict(),
+    sessions: z
+      .object({
+        max: int(1, 1000),
+        capacityUtilization: z.number().min(0).max(1),
+        maxDurationS: int(10, 7 * 24 * 3600),
+        idleTimeoutS: int(5, 24 * 3600),
+      })
+      .strict(),
     webrtc: z
       .object({
         additionalHostAddresses: z.array(z.string()),
@@ -41,7 +90,14 @@ const ConfigSchema = z
         icePortRange: z.tuple([int(1024, 65535), int(1024, 65535)]).optional(),
       })
       .strict(),
-    limits: z.object({ sdpBytes: int(512, 1024 * 1024) }).strict(),
+    limits: z
+      .object({
+        sdpBytes: int(512, 1024 * 1024),
+        sdpLines: int(20, 100_000),
+        controlMessageBytes: int(64, 1024 * 1024),
+        controlMessagesPerSecond: int(1, 10_000),
+      })
+      .strict(),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }).strict(),
   })
   .strict();
@@ -87,9 +143,21 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
     throw new ConfigError(`invalid ${source}:\n  ${lines.join('\n  ')}`);
   }
   const c = result.data;
-  if (c.webrtc.icePortRange && c.webrtc.icePortRange[0] > c.webrtc.icePortRange[1]) {
-    throw new ConfigError(`invalid ${source}:\n  webrtc.icePortRange: first port must be <= second`);
+  const problems: string[] = [];
+  if (c.webrtc.icePortRange && c.webrtc.icePortRange[0] > c.webrtc.icePortRange[1]) problems.push('webrtc.icePortRange: first port must be <= second');
+  const m = c.motion;
+  if (m.features === 'wav2vec' && !m.wav2vecPath) problems.push('motion.wav2vecPath: required when motion.features is wav2vec');
+  if (m.audio2mesh === 'onnx' && !m.audio2meshPath) problems.push('motion.audio2meshPath: required when motion.audio2mesh is onnx');
+  if (m.audio2pose === 'onnx' && !m.audio2posePath) problems.push('motion.audio2posePath: required when motion.audio2pose is onnx');
+  if (m.features === 'wav2vec' && m.audio2mesh === 'embedded' && m.audio2pose === 'embedded') {
+    problems.push('motion.features: wav2vec features need an ONNX audio2mesh or audio2pose (the embedded models read log-mel cues)');
   }
+  const n = c.renderer.neural;
+  if (c.renderer.engine === 'neural') {
+    if (n.contextFrames > n.chunkFrames) problems.push('renderer.neural.contextFrames: must be <= renderer.neural.chunkFrames');
+    if (c.video.width % 8 || c.video.height % 8) problems.push('video.width/height: must be multiples of 8 for the neural renderer');
+  }
+  if (problems.length) throw new ConfigError(`invalid ${source}:\n  ${problems.join('\n  ')}`);
   return deepFreeze(c);
 }
 

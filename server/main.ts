@@ -37,10 +37,17 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.server.shutdownTimeoutMs);
     force.unref();
     running.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ signal }, 'shut down cleanly');
+        logger.flush();
+        process.exit(0);
+      },
       (err: Error) => {
         logger.error({ err: err.message }, 'shutdown failed');
         process.exit(1);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { sharedFaceLandmarker } from '../engines/face/FaceLandmarker.ts';
-import { ReferenceCache } from '../engines/face/ReferenceCache.ts';
+import { isReferenceId, ReferenceCache } from '../engines/face/ReferenceCache.ts';
 import type { ReferencePortrait } from '../engines/types.ts';
 import type { Config } from './config.ts';
 import { NotFoundError } from './errors.ts';
@@ -14,7 +14,8 @@ const ROOT = new URL('..', import.meta.url);
 /** Portrait ingest and lookup for the API; the default portrait is ingested at start. */
 export class ReferenceService {
   private readonly cache: ReferenceCache;
-  private defaultId: string | undefined;
+  /** Pinned: never evicted from memory or disk by the cache bounds. */
+  private defaultRef: ReferencePortrait | undefined;
 
   constructor(
     private readonly config: Config,
@@ -28,6 +29,7 @@ export class ReferenceService {
       maxBytes: reference.maxBytes,
       maxPixels: reference.maxPixels,
       memoryEntries: reference.memoryEntries,
+      maxStored: reference.maxStored,
       diskDir: reference.cacheDir ? resolve(new URL(ROOT).pathname, reference.cacheDir) : undefined,
     });
   }
@@ -38,7 +40,7 @@ export class ReferenceService {
     const bytes = await readFile(path).catch((e: Error) => {
       throw new Error(`cannot read reference.default ${path}: ${e.message}`);
     });
-    this.defaultId = (await this.ingest(new Uint8Array(bytes))).id;
+    this.defaultRef = await this.ingest(new Uint8Array(bytes));
   }
 
   /** Ingest (or find cached) portrait bytes. */
@@ -51,9 +53,9 @@ export class ReferenceService {
 
   /** A stored portrait by id ('default' names the configured default). */
   async get(id: string): Promise<ReferencePortrait> {
-    const key = id === 'default' ? this.defaultId : id;
-    if (!key || !/^[0-9a-f]{64}$/.test(key)) throw new NotFoundError(`unknown reference "${id.slice(0, 80)}"`);
-    const ref = await this.cache.get(key);
+    if (this.defaultRef && (id === 'default' || id === this.defaultRef.id)) return this.defaultRef;
+    if (!isReferenceId(id)) throw new NotFoundError(`unknown reference "${id.slice(0, 80)}"`);
+    const ref = await this.cache.get(id);
     if (!ref) throw new NotFoundError(`unknown reference "${id}"`);
     return ref;
   }

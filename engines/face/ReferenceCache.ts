@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { NUM_LANDMARKS, type ReferencePortrait } from '../types.ts';
@@ -10,6 +10,8 @@ export interface ReferenceCacheOptions extends IngestOptions {
   memoryEntries?: number;
   /** Folder for `<id>.png` + `<id>.json`, so a restart does not redo detection; none = memory only. */
   diskDir?: string;
+  /** Most portraits kept on disk; the least recently used are removed (default 1000). */
+  maxStored?: number;
 }
 
 const ID_PATTERN = /^[0-9a-f]{64}$/;
@@ -32,14 +34,19 @@ export class ReferenceCache {
   private readonly capacity: number;
   private readonly dir: string | undefined;
   private readonly ingestOptions: IngestOptions;
+  private readonly maxStored: number;
   /** How many times detection ran (one per cache miss), for tests and metrics. */
   detectorRuns = 0;
+  /** Portraits removed from disk by the maxStored bound. */
+  diskEvictions = 0;
 
-  constructor({ memoryEntries = 32, diskDir, ...ingestOptions }: ReferenceCacheOptions) {
+  constructor({ memoryEntries = 32, diskDir, maxStored = 1000, ...ingestOptions }: ReferenceCacheOptions) {
     if (!Number.isInteger(memoryEntries) || memoryEntries < 1) {
       throw new TypeError(`memoryEntries must be a positive integer [memoryEntries:${memoryEntries}]`);
     }
+    if (!Number.isInteger(maxStored) || maxStored < 1) throw new TypeError(`maxStored must be a positive integer [maxStored:${maxStored}]`);
     this.capacity = memoryEntries;
+    this.maxStored = maxStored;
     this.dir = diskDir;
     this.ingestOptions = ingestOptions;
   }
@@ -98,6 +105,21 @@ export class ReferenceCache {
     // Write then rename, so a crash never leaves a half-written entry that load() would trust.
     await writeAtomic(join(this.dir, `${p.id}.png`), png);
     await writeAtomic(join(this.dir, `${p.id}.json`), JSON.stringify(json));
+    await this.pruneDisk();
+  }
+
+  /** Remove the least recently used entries (by the JSON file's mtime, refreshed on each disk hit) beyond maxStored. */
+  private async pruneDisk(): Promise<void> {
+    const dir = this.dir!;
+    const ids = (await readdir(dir)).filter((f) => f.endsWith('.json') && isReferenceId(f.slice(0, -5))).map((f) => f.slice(0, -5));
+    if (ids.length <= this.maxStored) return;
+    const aged = await Promise.all(ids.map(async (id) => ({ id, mtime: (await stat(join(dir, `${id}.json`)).catch(() => undefined))?.mtimeMs ?? 0 })));
+    aged.sort((a, b) => a.mtime - b.mtime);
+    for (const { id } of aged.slice(0, aged.length - this.maxStored)) {
+      await rm(join(dir, `${id}.json`), { force: true });
+      await rm(join(dir, `${id}.png`), { force: true });
+      this.diskEvictions++;
+    }
   }
 
   private async load(id: string): Promise<ReferencePortrait | undefined> {
@@ -108,6 +130,8 @@ export class ReferenceCache {
       if (json.width !== width || json.height !== height || json.landmarks.length !== NUM_LANDMARKS * 2) return undefined;
       const { data, info } = await sharp(join(this.dir, `${id}.png`)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       if (info.width !== width || info.height !== height) return undefined;
+      const now = new Date();
+      await utimes(join(this.dir, `${id}.json`), now, now).catch(() => undefined);
       return {
         id,
         image: { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) },

@@ -7,7 +7,7 @@
 import { NUM_LANDMARKS, type HeadPose, type Landmarks2D, type Mesh3D } from '../types.ts';
 import { CANONICAL_VERTICES, PROCRUSTES_IDS, PROCRUSTES_WEIGHTS } from './canonicalMesh.ts';
 import { fitWeakPerspective, type CameraFit } from './fitCamera.ts';
-import { LIP_DROP_BASIS, NUM_RIG_COEFFS, RIG, RIG_BASES } from './rigBases.ts';
+import { LIP_CLOSURE, LIP_DROP_BASIS, NUM_RIG_COEFFS, RIG, RIG_BASES } from './rigBases.ts';
 
 /** Options of `FaceRig`. */
 export interface FaceRigOptions {
@@ -72,6 +72,9 @@ export class FaceRig {
   private readonly rAnim = new Float64Array(9);
   private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
   private readonly lm = new Float32Array(NUM_LANDMARKS * 2);
+  /** Inner-lip gap per closure column at rest (lips sealed), canonical cm [columns * 3]. */
+  private readonly restGap = new Float32Array(LIP_CLOSURE.upper.length * 3);
+  private readonly gap = new Float32Array(LIP_CLOSURE.upper.length * 3);
 
   /** Fit the canonical mesh to `referenceLandmarks` (468 * 2, output-frame px). */
   constructor(referenceLandmarks: Landmarks2D, opts: FaceRigOptions = {}) {
@@ -110,6 +113,10 @@ export class FaceRig {
     const gy = referenceLandmarks[29]! - referenceLandmarks[27]!;
     const d2 = dx * dx + dy * dy;
     this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(3, -(gx * dx + gy * dy) / d2)) : 0;
+    // The lip gap that lipPress 1 returns to: the sealed rest mouth's own (~0 at 13-14 after retargeting).
+    c.fill(0);
+    c[RIG.lipSeal] = this.restSeal;
+    this.columnGaps(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), this.restGap);
 
     // Gains start neutral so that the probes below see the raw bases, then are solved per portrait.
     this.blinkGain = [1, 1];
@@ -233,7 +240,39 @@ export class FaceRig {
     const mesh = this.deform(c, this.mesh);
     const drop = jaw * this.lipDropGain;
     if (drop !== 0) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + drop * LIP_DROP_BASIS[i]!;
+    const press = Math.min(1, Math.max(0, c[RIG.lipPress]!));
+    if (press > 0) this.closeLips(mesh, press);
     return mesh;
+  }
+
+  /** Gap (upper - lower inner contour point) of each closure column of `mesh`, into `out` [columns * 3]. */
+  private columnGaps(mesh: Mesh3D, out: Float32Array): Float32Array {
+    const { upper, lower } = LIP_CLOSURE;
+    for (let k = 0; k < upper.length; k++) {
+      const a = 3 * upper[k]!, b = 3 * lower[k]!;
+      for (let d = 0; d < 3; d++) out[3 * k + d] = mesh[a + d]! - mesh[b + d]!;
+    }
+    return out;
+  }
+
+  /**
+   * Bilabial closure: `press` (0..1) of the inner-lip gap beyond the sealed rest gap is closed, the lower lip
+   * moving up by LIP_CLOSURE.lowerShare of it and the upper lip down by the rest, whatever opened it (jaw,
+   * lip drop, lip raises); so lipPress 1 seals the lips at any jaw opening.
+   */
+  private closeLips(mesh: Mesh3D, press: number): void {
+    const { column, frac, lowerWeight, upperWeight, lowerShare } = LIP_CLOSURE;
+    const g = this.columnGaps(mesh, this.gap);
+    const r = this.restGap;
+    for (let i = 0; i < g.length; i++) g[i] = g[i]! - r[i]!;
+    const down = press * lowerShare;
+    const up = press * (1 - lowerShare);
+    for (let i = 0; i < NUM_LANDMARKS; i++) {
+      const s = down * lowerWeight[i]! - up * upperWeight[i]!;
+      if (s === 0) continue;
+      const k = column[i]!, t = frac[i]!;
+      for (let d = 0; d < 3; d++) mesh[3 * i + d] = mesh[3 * i + d]! + s * ((1 - t) * g[3 * k + d]! + t * g[3 * k + 3 + d]!);
+    }
   }
 }
 

@@ -1,9 +1,13 @@
 /**
  * Embedded Audio2Mesh without weights: speech cues -> mouth rig coefficients at the feature rate.
  * Silence closes the mouth; voiced loudness and a first-formant proxy open the jaw; a low second-formant
- * proxy rounds the lips and a high one spreads them; a short energy dip inside speech (the closure of
- * /p b m/) or a nasal murmur presses them. Targets are smoothed by critically damped springs with a faster
- * attack than release and a speed limit, and the mouth leads the sound by ANTICIPATION_MS as real lips do.
+ * proxy and a low spectral centroid round the lips and a high second-formant proxy spreads them. Bilabial
+ * closures press the lips together: a voiced low-band murmur with a low second-formant proxy (the voice bar
+ * of /b/, the murmur of /m/) or a short silent dip inside speech (the closure of /p/; /t k/ closures count
+ * less, or fully when the release burst is low like a /p/'s). The lips are planned to meet where the closure
+ * starts and to part at its release (closing ~60 ms, opening ~50 ms, as real lips); other targets are
+ * smoothed by critically damped springs with a faster attack than release and speed limits, and the mouth
+ * leads the sound by ANTICIPATION_MS as real lips do.
  */
 import type { SpeechCues } from '../audio/LogMelExtractor.ts';
 import { NUM_MOUTH_COEFFS, RIG } from './rigBases.ts';
@@ -26,15 +30,29 @@ export interface VisemeStep {
 
 /** Mouth leads the audio by this much, ms (lips move before the sound they shape). */
 export const ANTICIPATION_MS = 30;
-/** Future audio used to confirm a closure (the release burst after a dip), ms. */
+/** Future audio used to see a closure coming (and its release burst), ms. */
 export const CLOSURE_LOOKAHEAD_MS = 40;
 
 const HISTORY = 64; // cue frames kept (power of two)
 const BACK_MS = 150; // speech before a dip, ms
 // Natural frequencies (rad/s) for opening / closing; ~3.9/omega s to 90%: jaw opens in ~90 ms, closes in ~80 ms.
-const OMEGA_UP = [42, 30, 30, 60, 40, 40];
-const OMEGA_DOWN = [48, 30, 30, 45, 40, 40];
-const MAX_SPEED = 9; // coefficient units/s; jaw 1 = 14 degrees, ~2 cm at the lower lip
+// The press follows its planned trajectory (below) closely.
+const OMEGA_UP = [42, Number(process.env.RO ?? 30), 30, 120, 40, 40];
+const OMEGA_DOWN = [48, Number(process.env.RO ?? 30), 30, 120, 40, 40];
+// Speed limits, coefficient units/s: jaw 1 = 14 degrees, ~2 cm at the lower lip (~180 mm/s); press 1 closes the
+// whole lip gap (~1 cm at most: ~200 mm/s, the peak speed of lips closing for /p b m/).
+const MAX_SPEED = [9, 6, 6, 20, 8, 8];
+// Planned press: the lips start closing PRESS_LEAD_MS before the closure and meet PRESS_MEET_MS before it;
+// they hold PRESS_HOLD_MS past its last frame and part within PRESS_RELEASE_MS more.
+const PRESS_LEAD_MS = Number(process.env.PL ?? 70);
+const PRESS_MEET_MS = Number(process.env.PM ?? 10);
+const PRESS_HOLD_MS = Number(process.env.PH ?? 10);
+const PRESS_RELEASE_MS = 40;
+const MAX_DIP_MS = 160; // an energy dip longer than this is a pause, not a closure
+const RF2A = Number(process.env.RF2A ?? 1350), RF2B = Number(process.env.RF2B ?? 950), RCA = Number(process.env.RCA ?? 700), RCB = Number(process.env.RCB ?? 500), RG = Number(process.env.RG ?? 1);
+const F1A = Number(process.env.F1A ?? 750), F1B = Number(process.env.F1B ?? 550);
+const RW = Number(process.env.RW ?? 4);
+const UNPLACED_DIP = Number(process.env.UD ?? 0.4); // press of a silent closure whose place is unknown (p, t or k)
 
 /** Streaming viseme model for one session. */
 export class VisemeModel {
@@ -44,23 +62,39 @@ export class VisemeModel {
   private readonly anticipation: number;
   private readonly back: number;
   private readonly dt: number;
+  private readonly lead: number;
+  private readonly meet: number;
+  private readonly hold: number;
+  private readonly release: number;
+  private readonly maxDip: number;
   private readonly cues: (SpeechCues | undefined)[] = new Array<SpeechCues | undefined>(HISTORY);
   private readonly energy = new Float32Array(HISTORY);
+  /** Closure evidence 0..1 of each cue frame (see closureEvidence); silent dips are revised at their release. */
+  private readonly closure = new Float32Array(HISTORY);
+  /** Lip rounding 0..1 of each cue frame (see roundingOf). */
+  private readonly rounding = new Float32Array(HISTORY);
   private readonly activityTracker: SpeechActivity;
   private readonly springs: SpringState[] = Array.from({ length: NUM_MOUTH_COEFFS }, () => ({ x: 0, v: 0 }));
   private readonly target = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly mouth = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly step: VisemeStep;
   private count = 0;
+  private dipRun = 0; // consecutive silent-dip frames up to the newest cue
 
   /** Cue frames arrive at `featureRate` Hz. */
   constructor(featureRate: number) {
     if (!(featureRate >= 25 && featureRate <= 400)) throw new TypeError(`featureRate must be 25..400 Hz [featureRate:${featureRate}]`);
     this.dt = 1 / featureRate;
-    this.ahead = Math.max(1, Math.round((CLOSURE_LOOKAHEAD_MS / 1000) * featureRate));
-    this.anticipation = Math.round((ANTICIPATION_MS / 1000) * featureRate);
-    this.back = Math.max(2, Math.round((BACK_MS / 1000) * featureRate));
+    const frames = (ms: number): number => Math.round((ms / 1000) * featureRate);
+    this.ahead = Math.max(1, frames(CLOSURE_LOOKAHEAD_MS));
+    this.anticipation = frames(ANTICIPATION_MS);
+    this.back = Math.max(2, frames(BACK_MS));
     this.delayFrames = this.ahead + this.anticipation;
+    this.lead = Math.min(this.delayFrames, Math.max(1, frames(PRESS_LEAD_MS)));
+    this.meet = Math.min(this.lead - 1, frames(PRESS_MEET_MS));
+    this.hold = frames(PRESS_HOLD_MS);
+    this.release = Math.max(1, frames(PRESS_RELEASE_MS));
+    this.maxDip = Math.max(2, frames(MAX_DIP_MS));
     this.activityTracker = new SpeechActivity(featureRate);
     this.step = { index: 0, mouth: this.mouth, cue: undefined as unknown as SpeechCues, activity: 0, loudness: 0 };
   }
@@ -70,14 +104,16 @@ export class VisemeModel {
     const n = this.count++;
     this.cues[n & (HISTORY - 1)] = cue;
     this.energy[n & (HISTORY - 1)] = Number.isFinite(cue.energyDb) ? cue.energyDb : -120;
+    this.closure[n & (HISTORY - 1)] = this.closureEvidence(n, cue);
+    this.rounding[n & (HISTORY - 1)] = this.roundingOf(n, cue);
     const m = n - this.ahead;
     if (m < 0) return null;
     const driving = this.cues[m & (HISTORY - 1)]!;
-    const { activity, loudness } = this.computeTargets(m, driving);
+    const { activity, loudness } = this.computeTargets(m, driving, n);
     for (let c = 0; c < NUM_MOUTH_COEFFS; c++) {
       const s = this.springs[c]!;
       const t = this.target[c]!;
-      springStep(s, t, t > s.x ? OMEGA_UP[c]! : OMEGA_DOWN[c]!, this.dt, MAX_SPEED);
+      springStep(s, t, t > s.x ? OMEGA_UP[c]! : OMEGA_DOWN[c]!, this.dt, MAX_SPEED[c]!);
       this.mouth[c] = clamp(s.x, 0, 1);
     }
     const j = m - this.anticipation;
@@ -94,6 +130,9 @@ export class VisemeModel {
   reset(): void {
     this.count = 0;
     this.cues.fill(undefined);
+    this.closure.fill(0);
+    this.rounding.fill(0);
+    this.dipRun = 0;
     this.activityTracker.reset();
     for (const s of this.springs) s.x = s.v = 0;
     this.mouth.fill(0);
@@ -103,7 +142,8 @@ export class VisemeModel {
     return i < 0 ? -120 : this.energy[i & (HISTORY - 1)]!;
   }
 
-  private computeTargets(m: number, cue: SpeechCues): { activity: number; loudness: number } {
+  /** Targets of the mouth at audio time m - anticipation, from cue m and the closure evidence up to cue `newest`. */
+  private computeTargets(m: number, cue: SpeechCues, newest: number): { activity: number; loudness: number } {
     const sa = this.activityTracker;
     const e = this.energyAt(m);
     sa.update(e);
@@ -115,22 +155,30 @@ export class VisemeModel {
     const centroid = finite(cue.centroidHz, 1500);
 
     let jaw = act * (voiced * (0.2 + 0.5 * rel + 0.3 * f1n) + (1 - voiced) * 0.22 * (0.5 + 0.5 * rel));
-    let round = act * voiced * smoothstep(1350, 950, f2);
-    let spread = act * (voiced * smoothstep(1700, 2200, f2) + (1 - voiced) * 0.4 * smoothstep(3000, 4500, centroid));
+    // Rounding anticipates the rounded sound (lips protrude well before it), so it takes the strongest
+    // rounding in the lookahead.
+    let round = 0;
+    for (let i = m; i <= Math.min(newest, m + RW); i++) round = Math.max(round, this.rounding[i & (HISTORY - 1)]!);
+    let spread = act * (voiced * smoothstep(1700, 2200, f2) + (1 - voiced) * 0.4 * smoothstep(3000, 4500, centroid)) * (1 - round);
     const lowerRaise = act * (1 - voiced) * 0.4 * (1 - rel);
 
-    // Closure: a dip well below both the speech just before and the speech that resumes within the lookahead.
-    let backMax = -120;
-    for (let i = m - this.back; i <= m - 2; i++) backMax = Math.max(backMax, this.energyAt(i));
-    let aheadMax = -120;
-    for (let i = m + 1; i <= m + this.ahead; i++) aheadMax = Math.max(aheadMax, this.energyAt(i));
-    const speechAround = backMax > sa.floorDb + 18 && aheadMax > sa.floorDb + 18;
-    const dip = speechAround ? smoothstep(8, 16, Math.min(backMax, aheadMax) - e) : 0;
-    const nasal = act * voiced * smoothstep(0, 10, finite(cue.lowRatioDb, -20)) * (1 - f1n);
-    const press = Math.max(dip, 0.8 * nasal);
-    jaw *= 1 - press;
+    // Planned closure: each closure frame i pulls the press of the mouth at time j = m - anticipation up along
+    // a smooth ramp that starts `lead` frames before it and is complete `meet` frames before it, holds `hold`
+    // frames after it and lets go over `release` frames.
+    const j = m - this.anticipation;
+    let press = 0;
+    const from = Math.max(0, j - this.hold - this.release);
+    const to = Math.min(newest, j + this.lead);
+    for (let i = from; i <= to; i++) {
+      const ev = this.closure[i & (HISTORY - 1)]!;
+      if (ev <= press) continue;
+      const d = i - j;
+      const k = d > this.meet ? smoothstep(this.lead, this.meet, d) : d >= -this.hold ? 1 : smoothstep(-this.hold - this.release, -this.hold, d);
+      press = Math.max(press, ev * k);
+    }
+    jaw *= 1 - 0.5 * press;
     round *= 1 - 0.5 * press;
-    spread *= 1 - press;
+    spread *= 1 - 0.5 * press;
 
     const t = this.target;
     t[RIG.jawOpen] = clamp(jaw, 0, 1);
@@ -140,6 +188,60 @@ export class VisemeModel {
     t[RIG.upperLipRaise] = clamp(0.35 * spread, 0, 1);
     t[RIG.lowerLipRaise] = clamp(lowerRaise * (1 - press), 0, 1);
     return { activity: act, loudness: rel };
+  }
+
+  /**
+   * Lip rounding of cue frame n (the newest): rounding lowers all formants, so a voiced sound with a low
+   * second-formant proxy, or a low spectral centroid without a high second formant (/u o/), or a very low
+   * centroid at full loudness (/w/, unlike the weaker nasal murmurs) is rounded.
+   */
+  private roundingOf(n: number, cue: SpeechCues): number {
+    const sa = this.activityTracker;
+    const e = this.energyAt(n);
+    const voiced = smoothstep(0.55, 0.8, finite(cue.voicing, 0));
+    const f2 = finite(cue.f2Hz, 1500);
+    const centroid = finite(cue.centroidHz, 1500);
+    const f1 = finite(cue.f1Hz, 500);
+    const back = smoothstep(RF2A, RF2B, f2) * smoothstep(F1A, F1B, f1);
+    const dark = smoothstep(RCA, RCB, centroid) * smoothstep(2000, 1650, f2);
+    const glide = smoothstep(480, 380, centroid);
+    const loud = 1 - smoothstep(5, 10, sa.levelDb - e);
+    return sa.activity(e) * voiced * loud * Math.max(back, dark, RG * glide);
+  }
+
+  /**
+   * Closure evidence of cue frame n (the newest): a voiced low-band murmur with a low second-formant proxy
+   * (bilabial place: the voice bar of /b/, the murmur of /m/; /d g n/ have a high one), or a dip well below the
+   * speech of the last BACK_MS (a silent closure; dips longer than MAX_DIP_MS are pauses). A silent closure's
+   * place shows only in its release burst: its frames get UNPLACED_DIP until then, and are revised when the
+   * burst arrives (a low burst centroid, as of /p/, gives full evidence; the high bursts of /t k/ little).
+   */
+  private closureEvidence(n: number, cue: SpeechCues): number {
+    const sa = this.activityTracker;
+    const e = this.energyAt(n);
+    let backMax = -120;
+    for (let i = n - this.back; i <= n - 2; i++) backMax = Math.max(backMax, this.energyAt(i));
+    const speechBefore = smoothstep(sa.floorDb + 14, sa.floorDb + 22, backMax);
+    const voiced = smoothstep(0.55, 0.8, finite(cue.voicing, 0));
+    const labial = smoothstep(1800, 1300, finite(cue.f2Hz, 1500));
+    const drop = backMax - e;
+    const murmur = sa.activity(e) * voiced * smoothstep(4, 9, Math.max(drop, sa.levelDb - e)) * smoothstep(3, 8, finite(cue.lowRatioDb, -20)) *
+      smoothstep(650, 400, finite(cue.centroidHz, 1500)) * labial;
+    const dip = speechBefore * (1 - voiced) * smoothstep(10, 18, drop);
+    if (dip > 0.5) {
+      this.dipRun++;
+    } else if (this.dipRun > 0) {
+      // The release of a silent closure: its burst (this frame) tells the place.
+      const run = this.dipRun;
+      this.dipRun = 0;
+      if (run <= this.maxDip && e > sa.floorDb + 15) {
+        const place = smoothstep(2000, 1300, finite(cue.centroidHz, 3000));
+        const w = UNPLACED_DIP + (1 - UNPLACED_DIP) * place;
+        for (let i = n - run; i < n; i++) if (i >= 0) this.closure[i & (HISTORY - 1)] = Math.min(1, this.closure[i & (HISTORY - 1)]! / UNPLACED_DIP) * w;
+      }
+    }
+    const short = 1 - smoothstep(this.maxDip / 2, this.maxDip, this.dipRun);
+    return Math.max(murmur, dip * short * UNPLACED_DIP);
   }
 }
 

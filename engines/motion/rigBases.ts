@@ -272,6 +272,61 @@ function lipDropBasis(jaw: Float32Array): Float32Array {
   return extend(core, 1.2, (i) => !UPPER_LIP.has(i) && !CORNERS.includes(i) && py(i) < Y_CORNER);
 }
 
+/**
+ * Bilabial closure field (used by FaceRig for `lipPress`, not a linear basis): each vertex follows the gap between
+ * the inner lip contours at its x (interpolated between the contour columns) with weight `lower` (lower lip and the
+ * skin below it, toward the upper lip) or `upper` (upper lip and the skin above, toward the lower lip). The inner
+ * contour vertices have weight 1 on their own side, so moving the lower lip by `lowerShare` and the upper lip by
+ * 1 - `lowerShare` of a gap closes it whatever opened it (jaw, lip drop, lip raises).
+ */
+export interface LipClosureField {
+  /** Inner upper / lower contour ids, corner to corner (columns). */
+  readonly upper: Uint16Array;
+  readonly lower: Uint16Array;
+  /** Per vertex: left column index and interpolation weight toward the next column. */
+  readonly column: Uint8Array;
+  readonly frac: Float32Array;
+  /** Per vertex: weight of following the gap from below (lower lip) and from above (upper lip), 0..1. */
+  readonly lowerWeight: Float32Array;
+  readonly upperWeight: Float32Array;
+  /** Share of the closure done by the lower lip (the jaw-borne lip moves most in /p b m/). */
+  readonly lowerShare: number;
+}
+
+function lipClosureField(): LipClosureField {
+  const upper = LIP_CONTOURS.innerUpper;
+  const lower = LIP_CONTOURS.innerLower;
+  const column = new Uint8Array(N);
+  const frac = new Float32Array(N);
+  const lowerWeight = new Float32Array(N);
+  const upperWeight = new Float32Array(N);
+  const last = upper.length - 1;
+  for (let i = 0; i < N; i++) {
+    const x = px(i);
+    let k = 0;
+    while (k < last - 1 && px(upper[k + 1]!) <= x) k++;
+    const x0 = px(upper[k]!), x1 = px(upper[k + 1]!);
+    column[i] = k;
+    frac[i] = x1 > x0 ? Math.max(0, Math.min(1, (x - x0) / (x1 - x0))) : 0;
+    if (CORNERS.includes(i)) continue;
+    if (LOWER_LIP.has(i)) lowerWeight[i] = 1;
+    else if (UPPER_LIP.has(i)) upperWeight[i] = 1;
+    else if (py(i) < contactY(x)) {
+      let d = Infinity;
+      for (const j of LOWER_LIP) d = Math.min(d, dist(i, j));
+      lowerWeight[i] = falloff(d, 1.2);
+    } else {
+      let d = Infinity;
+      for (const j of UPPER_LIP) d = Math.min(d, dist(i, j));
+      upperWeight[i] = falloff(d, 0.8);
+    }
+  }
+  return { upper, lower, column, frac, lowerWeight, upperWeight, lowerShare: 0.7 };
+}
+
+/** The bilabial closure field of the canonical mesh (see LipClosureField). */
+export const LIP_CLOSURE: LipClosureField = lipClosureField();
+
 const JAW_BASIS = jawBasis();
 
 /** The rig's bases in `RIG` slot order, each [468 * 3] cm per unit coefficient. Built once at import. */

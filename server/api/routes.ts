@@ -42,7 +42,7 @@ export function apiRouter(deps: ApiDeps): Router {
   const r = express.Router();
 
   r.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', sessions: sessions.size, maxSessions: config.sessions.max, workers: deps.workerLoad() });
+    res.json({ status: 'ok', sessions: sessions.size, capacity: sessions.capacity(), renderer: config.renderer.engine, workers: deps.workerLoad() });
   });
 
   r.get('/metrics', async (_req, res) => {

@@ -3,13 +3,13 @@ import type { PipelineControl } from '../../engines/pipeline.ts';
 import { spawnWorker } from '../../engines/util/spawnWorker.ts';
 import { InvalidStateError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import type { FromWorker, ToWorker, WorkerFrame, WorkerReference, WorkerVideoSettings } from './pipelineProtocol.ts';
+import type { FaultMode, FromWorker, PipelineWorkerSettings, ToWorker, WorkerFrame, WorkerReference, WorkerVideoSettings } from './pipelineProtocol.ts';
 
 const WORKER_URL = new URL('./pipelineWorker.ts', import.meta.url);
 
 /** Callbacks of one session's pipeline; all run on the main thread. */
 export interface PipelineHandlers {
-  onOpened(lookaheadMs: number): void;
+  onOpened(lookaheadMs: number, chunkFrames: number): void;
   onFrame(frame: WorkerFrame): void;
   onDropped(index: number): void;
   /** The pipeline failed (its own error, or its worker crashed); the session must end. */
@@ -21,8 +21,8 @@ export interface PipelineHandle {
   pushAudio(pcm16k: Float32Array): void;
   control(msg: PipelineControl): void;
   requestKeyframe(): void;
-  /** Test hook: crash the worker that hosts this session. */
-  injectCrash(): void;
+  /** Test hook: fail this session's pipeline ('stage') or kill the worker that hosts it ('worker'). */
+  injectFault(mode: FaultMode): void;
   close(): void;
 }
 
@@ -30,7 +30,11 @@ interface PoolWorker {
   index: number;
   worker: Worker;
   sessions: Map<string, PipelineHandlers>;
+  ready: boolean;
 }
+
+/** Wait before replacing a worker that died before it was ready (e.g. its renderer could not load). */
+const RESTART_BACKOFF_MS = 1000;
 
 /** Fixed set of pipeline worker threads; sessions go to the least loaded one; crashed workers restart. */
 export class PipelineWorkerPool {
@@ -42,9 +46,32 @@ export class PipelineWorkerPool {
 
   constructor(
     readonly size: number,
+    private readonly settings: PipelineWorkerSettings,
     private readonly log: Logger,
   ) {
     for (let i = 0; i < size; i++) this.workers.push(this.start(i));
+  }
+
+  /** Resolves when every worker has built its renderer (or rejects when one fails to). */
+  ready(timeoutMs = 60_000): Promise<void> {
+    const each = this.workers.map(
+      (pw) =>
+        new Promise<void>((resolve, reject) => {
+          if (pw.ready) return resolve();
+          const timer = setTimeout(() => reject(new Error(`pipeline worker ${pw.index} not ready after ${timeoutMs} ms`)), timeoutMs);
+          pw.worker.on('message', (m: FromWorker) => {
+            if (m.type === 'ready') {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          pw.worker.once('error', (err: Error) => {
+            clearTimeout(timer);
+            reject(new Error(`pipeline worker ${pw.index} failed to start: ${err.message}`));
+          });
+        }),
+    );
+    return Promise.all(each).then(() => undefined);
   }
 
   /** Sessions per worker, for stats. */
@@ -71,7 +98,7 @@ export class PipelineWorkerPool {
       pushAudio: (pcm) => send({ type: 'audio', sessionId, pcm }, [pcm.buffer as ArrayBuffer]),
       control: (control) => send({ type: 'control', sessionId, control }),
       requestKeyframe: () => send({ type: 'keyframe', sessionId }),
-      injectCrash: () => send({ type: 'crash', sessionId }),
+      injectFault: (mode) => send({ type: 'crash', sessionId, mode }),
       close: () => {
         send({ type: 'close', sessionId });
         for (const w of this.workers) w.sessions.delete(sessionId);
@@ -91,14 +118,18 @@ export class PipelineWorkerPool {
   }
 
   private start(index: number): PoolWorker {
-    const worker = spawnWorker(WORKER_URL, undefined, { name: `pipeline-${index}` });
-    const pw: PoolWorker = { index, worker, sessions: new Map() };
+    const worker = spawnWorker(WORKER_URL, this.settings, { name: `pipeline-${index}` });
+    const pw: PoolWorker = { index, worker, sessions: new Map(), ready: false };
     worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'ready') {
+        pw.ready = true;
+        return;
+      }
       const h = pw.sessions.get(msg.sessionId);
       if (!h) return;
       switch (msg.type) {
         case 'opened':
-          h.onOpened(msg.lookaheadMs);
+          h.onOpened(msg.lookaheadMs, msg.chunkFrames);
           break;
         case 'frame':
           h.onFrame(msg);
@@ -116,11 +147,16 @@ export class PipelineWorkerPool {
     worker.on('exit', (code) => {
       if (this.closed) return;
       const orphans = [...pw.sessions.values()];
+      pw.sessions.clear();
       this.log.warn({ worker: index, code, sessions: orphans.length }, 'pipeline worker exited; restarting it');
-      const replacement = this.start(index);
-      this.workers[this.workers.indexOf(pw)] = replacement;
-      this.onWorkerRestart?.();
       for (const h of orphans) h.onError(`render worker ${index} crashed`);
+      const replace = () => {
+        if (this.closed) return;
+        this.workers[this.workers.indexOf(pw)] = this.start(index);
+        this.onWorkerRestart?.();
+      };
+      if (pw.ready) replace();
+      else setTimeout(replace, RESTART_BACKOFF_MS).unref();
     });
     return pw;
   }

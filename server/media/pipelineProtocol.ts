@@ -1,4 +1,12 @@
+import type { MotionEngineConfig } from '../../engines/motion/createMotionStage.ts';
 import type { PipelineControl } from '../../engines/pipeline.ts';
+import type { RenderEngineSettings } from '../../engines/render/createRenderEngine.ts';
+
+/** What every pipeline worker is started with. */
+export interface PipelineWorkerSettings {
+  render: RenderEngineSettings;
+  motion: Partial<MotionEngineConfig>;
+}
 
 /** Video settings a pipeline worker needs for one session. */
 export interface WorkerVideoSettings {
@@ -26,8 +34,11 @@ export type ToWorker =
   | { type: 'control'; sessionId: string; control: PipelineControl }
   | { type: 'keyframe'; sessionId: string }
   | { type: 'close'; sessionId: string }
-  /** Test hook: make the worker throw from inside a session's frame loop. */
-  | { type: 'crash'; sessionId: string };
+  /** Test hook: 'stage' fails this session's next render; 'worker' kills the whole worker thread from it. */
+  | { type: 'crash'; sessionId: string; mode: FaultMode };
+
+/** Where an injected fault strikes. */
+export type FaultMode = 'stage' | 'worker';
 
 /** One encoded frame and what it cost. */
 export interface WorkerFrame {
@@ -46,7 +57,8 @@ export interface WorkerFrame {
 
 /** Messages from a pipeline worker to the main thread. */
 export type FromWorker =
-  | { type: 'opened'; sessionId: string; lookaheadMs: number }
+  | { type: 'ready' }
+  | { type: 'opened'; sessionId: string; lookaheadMs: number; chunkFrames: number }
   | WorkerFrame
   | { type: 'dropped'; sessionId: string; index: number }
   | { type: 'error'; sessionId: string; message: string };

@@ -1,28 +1,35 @@
 // Worker thread: hosts the pipelines and video encoders of many sessions, so rendering and
 // encoding never run on the thread that handles ICE/DTLS/RTP.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
-import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
+import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
 import type { MotionFrame } from '../../engines/types.ts';
 import { VideoEncoder } from './VideoEncoder.ts';
-import type { FromWorker, ToWorker } from './pipelineProtocol.ts';
+import type { FaultMode, FromWorker, PipelineWorkerSettings, ToWorker } from './pipelineProtocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('pipelineWorker must run in a worker thread');
+const settings = (workerData as { data: PipelineWorkerSettings }).data;
 
 interface WorkerSession {
   id: string;
-  pipeline: AvatarPipeline;
+  referenceId: string;
+  pipeline: AvatarPipeline | undefined;
   encoder: VideoEncoder;
-  /** Motion frames waiting to render, oldest first, at most maxQueueFrames. */
+  /** Motion frames waiting to render, oldest first, bounded by maxQueue. */
   queue: MotionFrame[];
-  maxQueueFrames: number;
+  maxQueue: number;
   fps: number;
-  ready: boolean;
-  crashRequested: boolean;
+  /** Test hook: a fault to inject at the next render. */
+  fault: FaultMode | undefined;
+  /** Audio that arrived while the pipeline was being built; replayed in order once it exists. */
+  pendingAudio: Float32Array[] | undefined;
 }
 
-const renderer = new WarpRenderer();
+/** Audio held while a pipeline is being built: 5 s of 20 ms chunks. More is refused (the session fails). */
+const MAX_PENDING_AUDIO_CHUNKS = 250;
+
+const engine = await createRenderEngine(settings.render);
 const sessions = new Map<string, WorkerSession>();
 /** Sessions in round-robin order for the frame loop. */
 let order: string[] = [];
@@ -44,22 +51,12 @@ function closeSession(id: string): void {
   sessions.delete(id);
   order = order.filter((x) => x !== id);
   s.encoder.close();
-  const stillUsed = [...sessions.values()].some((o) => o.pipeline.reference.id === s.pipeline.reference.id);
-  if (!stillUsed) renderer.release(s.pipeline.reference.id);
+  void s.pipeline?.dispose();
+  if (![...sessions.values()].some((o) => o.referenceId === s.referenceId)) engine.release(s.referenceId);
 }
 
 async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<void> {
   const { sessionId, reference, video } = msg;
-  const pipeline = new AvatarPipeline({
-    fps: video.fps,
-    seed: msg.seed,
-    renderer,
-    reference: {
-      id: reference.id,
-      image: { width: reference.width, height: reference.height, data: reference.rgba },
-      landmarks: reference.landmarks,
-    },
-  });
   const encoder = new VideoEncoder({
     codec: video.codec,
     width: video.width,
@@ -68,25 +65,39 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
     bitrateKbps: video.bitrateKbps,
     keyframeIntervalFrames: video.keyframeIntervalFrames,
   });
-  const s: WorkerSession = { id: sessionId, pipeline, encoder, queue: [], maxQueueFrames: msg.maxQueueFrames, fps: video.fps, ready: false, crashRequested: false };
+  const s: WorkerSession = { id: sessionId, referenceId: reference.id, pipeline: undefined, encoder, queue: [], maxQueue: msg.maxQueueFrames, fps: video.fps, fault: undefined, pendingAudio: [] };
   sessions.set(sessionId, s);
   order.push(sessionId);
   try {
-    await pipeline.prepare();
+    const pipeline = await AvatarPipeline.create({
+      fps: video.fps,
+      seed: msg.seed,
+      engine,
+      motion: settings.motion,
+      reference: { id: reference.id, image: { width: reference.width, height: reference.height, data: reference.rgba }, landmarks: reference.landmarks },
+    });
+    if (!sessions.has(sessionId)) {
+      void pipeline.dispose();
+      return;
+    }
+    s.pipeline = pipeline;
+    // A chunked renderer needs at least two chunks of room, or every chunk would be dropped while the previous renders.
+    s.maxQueue = Math.max(msg.maxQueueFrames, 2 * pipeline.chunkFrames);
   } catch (err) {
     fail(s, err);
     return;
   }
-  s.ready = true;
-  post({ type: 'opened', sessionId, lookaheadMs: pipeline.lookaheadMs });
+  for (const pcm of s.pendingAudio ?? []) pushAudio(s, pcm);
+  s.pendingAudio = undefined;
+  post({ type: 'opened', sessionId, lookaheadMs: s.pipeline.lookaheadMs, chunkFrames: s.pipeline.chunkFrames });
 }
 
-function pushAudio(s: WorkerSession, pcm: Float32Array): void {
-  const frames = s.pipeline.pushAudio(pcm);
+function enqueue(s: WorkerSession, frames: MotionFrame[]): void {
+  if (!sessions.has(s.id)) return;
   for (const f of frames) {
     s.queue.push(f);
     // Drop the oldest: a late frame is worth less than a fresh one, and queues stay bounded.
-    while (s.queue.length > s.maxQueueFrames) {
+    while (s.queue.length > s.maxQueue) {
       const dropped = s.queue.shift()!;
       post({ type: 'dropped', sessionId: s.id, index: dropped.index });
     }
@@ -94,10 +105,17 @@ function pushAudio(s: WorkerSession, pcm: Float32Array): void {
   if (frames.length > 0) void frameLoop();
 }
 
+function pushAudio(s: WorkerSession, pcm: Float32Array): void {
+  s.pipeline!.pushAudio(pcm).then(
+    (frames) => enqueue(s, frames),
+    (err: unknown) => fail(s, err),
+  );
+}
+
 function nextReadySession(): WorkerSession | undefined {
   for (let i = 0; i < order.length; i++) {
     const s = sessions.get(order[(cursor + i) % order.length]!);
-    if (s && s.ready && s.queue.length > 0) {
+    if (s?.pipeline && s.queue.length >= s.pipeline.chunkFrames) {
       cursor = (cursor + i + 1) % Math.max(order.length, 1);
       return s;
     }
@@ -105,42 +123,37 @@ function nextReadySession(): WorkerSession | undefined {
   return undefined;
 }
 
-async function renderAndEncode(s: WorkerSession, frame: MotionFrame): Promise<void> {
-  if (s.crashRequested) throw new Error('injected worker crash');
+async function renderAndEncode(s: WorkerSession, pipeline: AvatarPipeline, frames: MotionFrame[]): Promise<void> {
+  if (s.fault) throw new Error(`injected ${s.fault} fault`);
   const t0 = performance.now();
-  const image = await s.pipeline.render(frame);
-  const t1 = performance.now();
-  const encoded = await s.encoder.encode(image.data, Math.round((frame.index * 1e6) / s.fps));
-  const t2 = performance.now();
-  if (!sessions.has(s.id)) return;
-  const data = encoded.data;
-  post(
-    {
-      type: 'frame',
-      sessionId: s.id,
-      index: frame.index,
-      audioTimeMs: frame.audioTimeMs,
-      keyframe: encoded.keyframe,
-      data,
-      mouthOpen: frame.mouthOpen,
-      renderMs: t1 - t0,
-      encodeMs: t2 - t1,
-    },
-    data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : undefined,
-  );
+  const images = await pipeline.render(frames);
+  const renderMs = (performance.now() - t0) / frames.length;
+  for (let i = 0; i < frames.length; i++) {
+    const frame = frames[i]!;
+    const t1 = performance.now();
+    const encoded = await s.encoder.encode(images[i]!.data, Math.round((frame.index * 1e6) / s.fps));
+    const encodeMs = performance.now() - t1;
+    if (!sessions.has(s.id)) return;
+    const data = encoded.data;
+    post(
+      { type: 'frame', sessionId: s.id, index: frame.index, audioTimeMs: frame.audioTimeMs, keyframe: encoded.keyframe, data, mouthOpen: frame.mouthOpen, renderMs, encodeMs },
+      data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : undefined,
+    );
+  }
 }
 
-/** Renders queued frames of all sessions in round-robin order until every queue is empty. */
+/** Renders queued frames of all sessions in round-robin order until no session has a full chunk waiting. */
 async function frameLoop(): Promise<void> {
   if (looping) return;
   looping = true;
   try {
     for (let s = nextReadySession(); s; s = nextReadySession()) {
-      const frame = s.queue.shift()!;
+      const pipeline = s.pipeline!;
+      const frames = s.queue.splice(0, pipeline.chunkFrames);
       try {
-        await renderAndEncode(s, frame);
+        await renderAndEncode(s, pipeline, frames);
       } catch (err) {
-        if (s.crashRequested) throw err; // a real crash: let the thread die so the pool's recovery path runs
+        if (s.fault === 'worker') throw err; // let the thread die so the pool's recovery path runs
         fail(s, err);
       }
     }
@@ -159,10 +172,15 @@ port.on('message', (msg: ToWorker) => {
   try {
     switch (msg.type) {
       case 'audio':
-        pushAudio(s, msg.pcm);
+        if (s.pendingAudio) {
+          if (s.pendingAudio.length >= MAX_PENDING_AUDIO_CHUNKS) throw new Error('pipeline took too long to start');
+          s.pendingAudio.push(msg.pcm);
+        } else {
+          pushAudio(s, msg.pcm);
+        }
         break;
       case 'control':
-        s.pipeline.control(msg.control);
+        s.pipeline?.control(msg.control);
         if (msg.control.type === 'clear') s.queue.length = 0;
         break;
       case 'keyframe':
@@ -172,10 +190,12 @@ port.on('message', (msg: ToWorker) => {
         closeSession(s.id);
         break;
       case 'crash':
-        s.crashRequested = true;
+        s.fault = msg.mode;
         break;
     }
   } catch (err) {
     fail(s, err);
   }
 });
+
+post({ type: 'ready' });

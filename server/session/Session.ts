@@ -18,10 +18,11 @@ import { OpusDecoder } from '../media/OpusCodec.ts';
 import { Resampler } from '../media/Resampler.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
 import { onKeyframeRequest } from '../media/rtcpFeedback.ts';
+import { PeerTransports } from '../media/PeerTransports.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
-import type { WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
+import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
-import { parseControlMessage } from './controlMessages.ts';
+import { parseControlMessage, RateLimiter } from './controlMessages.ts';
 import { chooseVideoCodec, inspectOffer, offersHighProfile } from './sdpOffer.ts';
 import { LatencyStats } from './LatencyStats.ts';
 
@@ -52,7 +53,9 @@ export interface SessionEvents extends Record<string, unknown[]> {
   /** Emitted once when the session ends, with the reason. */
   close: [reason: string];
   /** A frame went on the wire. */
-  frame: [info: { index: number; audioTimeMs: number; latencyMs: number | undefined; keyframe: boolean; bytes: number; mouthOpen: number }];
+  frame: [
+    info: { index: number; audioTimeMs: number; latencyMs: number | undefined; keyframe: boolean; bytes: number; mouthOpen: number; renderMs: number; encodeMs: number },
+  ];
 }
 
 /** Numbers a session reports about itself. */
@@ -70,6 +73,7 @@ export interface SessionStats {
   latencyMs: { p50: number; p95: number; p99: number; count: number };
   firstFrameMs: number | undefined;
   firstAudioMediaMs: number | undefined;
+  controlMessagesRefused: number;
   renderMsAvg: number;
   encodeMsAvg: number;
 }
@@ -95,6 +99,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly config: Config;
   private readonly metrics: Metrics;
   private readonly pc: RTCPeerConnection;
+  private readonly transports: PeerTransports;
   private readonly jitter: JitterBuffer<Buffer>;
   private readonly opus = new OpusDecoder();
   private readonly resampler: Resampler;
@@ -123,6 +128,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     firstFrameMs: undefined as number | undefined,
     /** Media clock position when the first real audio packet was delivered (idle fill may come before it), ms. */
     firstAudioMediaMs: undefined as number | undefined,
+    controlMessagesRefused: 0,
     renderMsTotal: 0,
     encodeMsTotal: 0,
   };
@@ -148,11 +154,12 @@ export class Session extends TypedEmitter<SessionEvents> {
       iceStunGatherTimeout: webrtc.stunGatherTimeoutMs / 1000, // werift takes seconds
       ...(webrtc.icePortRange ? { icePortRange: [...webrtc.icePortRange] as [number, number] } : {}),
     });
+    this.transports = new PeerTransports(this.pc);
   }
 
   /** Negotiate a session from a client's offer; resolves with the session and its SDP answer (gathering complete). */
   static async create(opts: SessionOptions): Promise<{ session: Session; answerSdp: string }> {
-    const offer = inspectOffer(opts.offerSdp, opts.config.limits.sdpBytes);
+    const offer = inspectOffer(opts.offerSdp, opts.config.limits.sdpBytes, opts.config.limits.sdpLines);
     const resampler = await Resampler.create({ inputRate: 48000, outputRate: 16000, maxInputSamples: 5760 });
     const codec = chooseVideoCodec(offer, opts.config.video.codec);
     const session = new Session(opts, codec, resampler, offer.h264ProfileLevelId ?? '64001f');
@@ -181,6 +188,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     );
 
     await pc.setRemoteDescription({ type: 'offer', sdp: this.opts.offerSdp });
+    this.transports.snapshot();
     const video = pc.getTransceivers().find((t) => t.kind === 'video');
     if (!video) throw new InvalidStateError(`offer produced no video transceiver [sessionId:${this.id}]`);
     this.videoTransceiver = video;
@@ -189,6 +197,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     for (const t of pc.getTransceivers()) if (t.kind === 'audio') t.setDirection('recvonly');
 
     await pc.setLocalDescription(await pc.createAnswer());
+    this.transports.snapshot();
     await this.waitForGathering();
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new InvalidStateError(`no local description after negotiation [sessionId:${this.id}]`);
@@ -203,6 +212,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       setTimeout(() => {
         if (!this.connectedAt) this.close('connect timeout');
       }, CONNECT_TIMEOUT_MS),
+      setTimeout(() => this.close(`maximum duration reached (${this.config.sessions.maxDurationS} s)`), this.config.sessions.maxDurationS * 1000),
     );
     this.log.info({ codec: this.codec }, 'session negotiated');
     return sdp;
@@ -238,7 +248,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         },
       },
       {
-        onOpened: (lookaheadMs) => this.log.debug({ lookaheadMs }, 'pipeline ready'),
+        onOpened: (lookaheadMs, chunkFrames) => this.log.debug({ lookaheadMs, chunkFrames }, 'pipeline ready'),
         onFrame: (frame) => this.onFrame(frame),
         onDropped: () => {
           this.s.framesDropped++;
@@ -310,6 +320,10 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.closed) return;
     const t = now();
     this.release(this.jitter.poll(t), t);
+    if (this.connectedAt && t - this.lastAudioAt > this.config.sessions.idleTimeoutS * 1000) {
+      this.close(`idle: no audio for ${this.config.sessions.idleTimeoutS} s`);
+      return;
+    }
     if (this.connectedAt && t - this.lastAudioAt > this.config.audio.idleFillMs) {
       // No audio (DTX, muted mic, or a stall): keep the clock moving so the avatar idles instead of freezing.
       this.pushPcm16k(new Float32Array((16000 * TICK_MS) / 1000), t);
@@ -352,6 +366,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       keyframe: frame.keyframe,
       bytes: frame.data.byteLength,
       mouthOpen: frame.mouthOpen,
+      renderMs: frame.renderMs,
+      encodeMs: frame.encodeMs,
     };
     this.sendControl({ type: 'frame', index: info.index, audioTimeMs: info.audioTimeMs, latencyMs: info.latencyMs ?? null });
     this.safeEmit('frame', info);
@@ -363,8 +379,20 @@ export class Session extends TypedEmitter<SessionEvents> {
       return;
     }
     this.control = dc;
+    const limiter = new RateLimiter(this.config.limits.controlMessagesPerSecond, now());
+    let lastRateWarning = 0;
     dc.onMessage.subscribe((data) => {
-      const result = parseControlMessage(data);
+      if (this.closed) return;
+      const t = now();
+      if (!limiter.take(t)) {
+        this.s.controlMessagesRefused++;
+        if (t - lastRateWarning > 1000) {
+          lastRateWarning = t;
+          this.sendControl({ type: 'error', message: `too many control messages (limit ${this.config.limits.controlMessagesPerSecond}/s); extra ones are dropped` });
+        }
+        return;
+      }
+      const result = parseControlMessage(data, this.config.limits.controlMessageBytes);
       if ('error' in result) {
         this.sendControl({ type: 'error', message: result.error });
         return;
@@ -390,9 +418,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  /** Test hook: crash the pipeline worker that hosts this session. */
-  injectWorkerCrash(): void {
-    this.pipeline?.injectCrash();
+  /** Test hook: fail this session's pipeline ('stage') or kill the worker thread that hosts it ('worker'). */
+  injectFault(mode: FaultMode): void {
+    this.pipeline?.injectFault(mode);
   }
 
   get isClosed(): boolean {
@@ -415,6 +443,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       latencyMs: this.latency.summary(),
       firstFrameMs: this.s.firstFrameMs === undefined ? undefined : Math.round(this.s.firstFrameMs),
       firstAudioMediaMs: this.s.firstAudioMediaMs,
+      controlMessagesRefused: this.s.controlMessagesRefused,
       renderMsAvg: Math.round((this.s.renderMsTotal / n) * 100) / 100,
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,
     };
@@ -423,6 +452,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   /** End the session: idempotent; frees the pipeline, the peer and timers, then emits 'close' once. */
   close(reason: string): void {
     if (this.closed) return;
+    this.sendControl({ type: 'closed', reason });
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
@@ -436,7 +466,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.pipeline?.close();
     this.pipeline = undefined;
     this.resampler.close();
-    this.pc.close().catch((err: Error) => this.log.debug({ err: err.message }, 'peer close failed'));
+    this.transports.close().catch((err: Error) => this.log.debug({ err: err.message }, 'peer close failed'));
     this.log.info({ reason, ...this.stats(), latencyMs: this.latency.summary() }, 'session closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();

@@ -1,7 +1,35 @@
 import type { PipelineControl } from '../../engines/pipeline.ts';
 
-/** Largest control message accepted, bytes. */
+/** Largest control message accepted by default, bytes (config limits.controlMessageBytes). */
 export const MAX_CONTROL_BYTES = 4096;
+
+/** Token bucket: at most `perSecond` messages a second on average, bursts up to `perSecond`. */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+  /** Messages refused so far. */
+  refused = 0;
+
+  constructor(
+    private readonly perSecond: number,
+    now: number,
+  ) {
+    this.tokens = perSecond;
+    this.last = now;
+  }
+
+  /** True if one more message may pass at time `now` (ms). */
+  take(now: number): boolean {
+    this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    this.refused++;
+    return false;
+  }
+}
 /** Head pose overrides are clamped to +-this many degrees. */
 const MAX_POSE_DEG = 30;
 
@@ -9,9 +37,10 @@ const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 /** Parse one message from the `control` data channel; never throws. */
-export function parseControlMessage(data: string | Buffer): { message: PipelineControl } | { error: string } {
+export function parseControlMessage(data: string | Buffer, maxBytes = MAX_CONTROL_BYTES): { message: PipelineControl } | { error: string } {
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (size > maxBytes) return { error: `control message larger than ${maxBytes} bytes` };
   const text = typeof data === 'string' ? data : data.toString('utf8');
-  if (text.length > MAX_CONTROL_BYTES) return { error: `control message larger than ${MAX_CONTROL_BYTES} bytes` };
   let msg: unknown;
   try {
     msg = JSON.parse(text);

@@ -22,10 +22,11 @@ const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^42e0/i, /^4200/i];
  * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
  * Throws BadInputError for malformed text and UnsupportedError for offers we cannot serve.
  */
-export function inspectOffer(sdp: string, maxBytes: number): OfferSummary {
+export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): OfferSummary {
   if (sdp.length === 0) throw new BadInputError('empty SDP offer');
   if (Buffer.byteLength(sdp) > maxBytes) throw new BadInputError(`SDP offer larger than ${maxBytes} bytes`, 413);
   const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
+  if (lines.length > maxLines) throw new BadInputError(`SDP offer has more than ${maxLines} lines`, 413);
   if (lines[0] !== 'v=0') throw new BadInputError('malformed SDP offer: first line must be v=0');
   for (const line of lines) {
     if (!/^[a-z]=/.test(line)) throw new BadInputError(`malformed SDP offer: bad line "${line.slice(0, 40)}"`);

@@ -99,3 +99,21 @@ describe('realtime loop: werift client <-> server over loopback', { timeout: 120
     for (const d of decoded) assert.deepEqual([d.width, d.height], [512, 512]);
   });
 });
+
+test('ending a call leaves no UDP socket open (werift BUNDLE transports are stopped too)', { timeout: 60_000 }, async () => {
+  const udpPorts = () =>
+    (process as unknown as { _getActiveHandles(): { constructor: { name: string }; address?: () => { port?: number } }[] })
+      ._getActiveHandles()
+      .filter((h) => h.constructor.name === 'Socket' && typeof h.address === 'function' && h.address()?.port !== undefined).length;
+  const before = udpPorts();
+  const server = await startServer(loadConfig(undefined, { server: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' }, reference: { cacheDir: '' } }));
+  const client = new AvatarClient({ baseUrl: server.url, audio: await speech48k({ seconds: 3 }), codec: 'both' });
+  await client.connect();
+  await client.waitForConnected();
+  await client.waitForFrames(5);
+  assert.ok(udpPorts() > before, 'ICE sockets were open during the call');
+  await client.close();
+  await server.close();
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(udpPorts(), before);
+});

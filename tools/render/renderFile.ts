@@ -8,7 +8,7 @@ import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
 import { ReferenceRejectedError } from '../../engines/face/ReferenceRejectedError.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
-import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
+import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
 import { AUDIO_RATE, type MotionFrame, type ReferencePortrait } from '../../engines/types.ts';
 import { resampleAll } from '../../server/media/Resampler.ts';
 import { decodeWav, WavFormatError, type WavAudio } from '../../server/media/wav.ts';
@@ -88,24 +88,25 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
   stage('finding the face');
   const reference = await readPortrait(portraitPath, size);
 
-  const renderer = new WarpRenderer();
+  const engine = await createRenderEngine({ engine: 'warp', width: size, height: size });
   const writer = new MediaFileWriter({ format, width: size, height: size, fps, audioRate: OUTPUT_AUDIO_RATE, ...(opts.videoBitrateKbps ? { videoBitrateKbps: opts.videoBitrateKbps } : {}) });
   try {
-    const pipeline = new AvatarPipeline({ fps, reference, renderer, seed });
-    await pipeline.prepare();
+    const pipeline = await AvatarPipeline.create({ fps, reference, engine, seed });
     const total = Math.ceil(audioSeconds * fps);
     stage('rendering');
     opts.onProgress?.(0, total);
     const started = performance.now();
     let done = 0;
-    // `await pipeline.pushAudio` works whether the pipeline's motion stage is synchronous or async (MotionStage).
+    const pending: MotionFrame[] = [];
     const renderFrames = async (frames: MotionFrame[]): Promise<void> => {
-      for (const frame of frames) {
-        if (done >= total) return;
-        const image = await pipeline.render(frame);
-        await writer.addFrame(image.data);
-        done++;
-        opts.onProgress?.(done, total);
+      pending.push(...frames);
+      while (pending.length >= pipeline.chunkFrames && done < total) {
+        for (const image of await pipeline.render(pending.splice(0, pipeline.chunkFrames))) {
+          if (done >= total) break;
+          await writer.addFrame(image.data);
+          done++;
+          opts.onProgress?.(done, total);
+        }
       }
     };
     for (let at = 0; at < pcm16k.length; at += CHUNK) await renderFrames(await pipeline.pushAudio(pcm16k.subarray(at, at + CHUNK)));
@@ -113,6 +114,7 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
     const silence = new Float32Array(CHUNK);
     for (let guard = 0; done < total && guard < 10_000; guard++) await renderFrames(await pipeline.pushAudio(silence));
     const renderMs = performance.now() - started;
+    await pipeline.dispose();
     stage('muxing');
     const bytes = await writer.finish(pcmOut);
     await writeFile(outPath, bytes).catch((err: unknown) => {
@@ -121,7 +123,7 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
     return { outPath, format, frames: done, fps, width: size, height: size, audioSeconds, bytes: bytes.length, renderMs };
   } finally {
     writer.close();
-    await renderer.dispose();
+    await engine.dispose();
   }
 }
 

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, test } from 'node:test';
+import { AvatarClient, AvatarServerError, type ServerMessage } from '../../loadtest/AvatarClient.ts';
+import { startServer, type RunningServer } from '../../server/app.ts';
+import { loadConfig } from '../../server/config.ts';
+import type { Session } from '../../server/session/Session.ts';
+import { speech48k } from '../helpers/media.ts';
+
+const FPS = 25;
+const base = { server: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' }, reference: { cacheDir: '' } };
+
+async function withServer(overrides: Record<string, unknown>, fn: (s: RunningServer) => Promise<void>): Promise<void> {
+  const merged = { ...base, ...overrides, server: { ...base.server, ...((overrides.server as object) ?? {}) } };
+  const server = await startServer(loadConfig(undefined, merged));
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+async function connected(url: string, opts: Partial<ConstructorParameters<typeof AvatarClient>[0]> = {}): Promise<AvatarClient> {
+  const c = new AvatarClient({ baseUrl: url, audio: await speech48k({ seconds: 10 }), loop: true, codec: 'both', ...opts });
+  await c.connect();
+  await c.waitForConnected();
+  await c.waitForFrames(10, 15_000);
+  return c;
+}
+
+/** Resolves with the reason when the session closes. */
+function closeOf(session: Session): Promise<string> {
+  return new Promise((resolve) => session.once('close', resolve));
+}
+
+/** Frames per second a client receives over `ms`. */
+async function rate(c: AvatarClient, ms = 2000): Promise<number> {
+  const f0 = c.getStats().frames;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((c.getStats().frames - f0) * 1000) / (performance.now() - t0);
+}
+
+describe('hardening', { timeout: 180_000, concurrency: false }, () => {
+  test('admission: with the limit at 2, the third session gets 503 with Retry-After and the two keep their rate', async () => {
+    await withServer({ sessions: { max: 2 } }, async (server) => {
+      const a = await connected(server.url);
+      const b = await connected(server.url);
+      const c = new AvatarClient({ baseUrl: server.url, audio: new Float32Array(48000), codec: 'both' });
+      await assert.rejects(c.connect(), (e: unknown) => {
+        assert.ok(e instanceof AvatarServerError);
+        assert.equal(e.status, 503);
+        assert.ok((e.retryAfterS ?? 0) > 0, 'Retry-After');
+        assert.match(e.body, /session limit 2/);
+        return true;
+      });
+      await c.close();
+      for (const s of [a, b]) assert.ok(Math.abs((await rate(s)) - FPS) <= FPS * 0.15);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /avatar_sessions_rejected_total\{reason="full"\} 1/);
+      await a.close();
+      await b.close();
+    });
+  });
+
+  test('auth on: no token -> 401, wrong token -> 401, right token -> 201; health stays open', async () => {
+    await withServer({ auth: { token: 's3cret' } }, async (server) => {
+      const body = '';
+      let r = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body });
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+      r = await fetch(`${server.url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: 'Bearer nope' }, body });
+      assert.equal(r.status, 401);
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+      const c = await connected(server.url, { token: 's3cret' });
+      assert.equal(c.connectionState, 'connected');
+      await c.close();
+    });
+  });
+
+  test('CORS: a configured origin is allowed (preflight included), another is not', async () => {
+    await withServer({ server: { corsOrigins: ['https://app.example'] } }, async (server) => {
+      const pre = await fetch(`${server.url}/v1/sessions`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get('access-control-allow-origin'), 'https://app.example');
+      const other = await fetch(`${server.url}/v1/references/default`, { headers: { origin: 'https://evil.example' } });
+      assert.equal(other.headers.get('access-control-allow-origin'), null);
+    });
+  });
+
+  test('a failing stage ends only its own session (error event), a session on the same worker is unaffected', async () => {
+    await withServer({ renderer: { workers: 1 } }, async (server) => {
+      const messages: ServerMessage[] = [];
+      const victim = await connected(server.url, { onMessage: (m) => messages.push(m) });
+      const bystander = await connected(server.url);
+      const closed = closeOf(server.sessions.get(victim.id!));
+      server.sessions.get(victim.id!).injectFault('stage');
+      const reason = await closed;
+      assert.match(reason, /pipeline error: injected stage fault/);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(messages.some((m) => m.type === 'error' && /injected stage fault/.test(String(m.message))), 'error event on the data channel');
+      assert.ok(Math.abs((await rate(bystander)) - FPS) <= FPS * 0.15, 'bystander keeps its rate');
+      await victim.close();
+      await bystander.close();
+    });
+  });
+
+  test('a crashing worker ends its sessions with an error, sessions on other workers are unaffected, and it is restarted', async () => {
+    await withServer({ renderer: { workers: 2 } }, async (server) => {
+      const victim = await connected(server.url);
+      const bystander = await connected(server.url); // least-loaded placement puts it on the other worker
+      const closed = closeOf(server.sessions.get(victim.id!));
+      server.sessions.get(victim.id!).injectFault('worker');
+      const reason = await closed;
+      assert.match(reason, /render worker \d crashed/);
+      assert.ok(Math.abs((await rate(bystander)) - FPS) <= FPS * 0.15, 'bystander keeps its rate');
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /avatar_worker_restarts_total 1/);
+      const again = await connected(server.url); // the restarted worker serves new sessions
+      assert.ok((await rate(again, 1500)) > FPS * 0.8);
+      await Promise.all([victim.close(), bystander.close(), again.close()]);
+    });
+  });
+
+  test('a session that stops sending audio is ended after the idle timeout', async () => {
+    await withServer({ sessions: { idleTimeoutS: 5 } }, async (server) => {
+      const c = await connected(server.url);
+      const session = server.sessions.get(c.id!);
+      const closed = closeOf(session);
+      c.pause();
+      const reason = await closed;
+      assert.match(reason, /idle: no audio for 5 s/);
+      await c.close();
+    });
+  });
+
+  test('a burst of control messages is rate limited and the session keeps streaming', async () => {
+    await withServer({}, async (server) => {
+      const c = await connected(server.url);
+      for (let i = 0; i < 300; i++) c.send({ type: 'expression', scale: 1 });
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(server.sessions.get(c.id!).stats().controlMessagesRefused >= 200, 'most of the burst was refused');
+      assert.ok(Math.abs((await rate(c)) - FPS) <= FPS * 0.15);
+      await c.close();
+    });
+  });
+
+  test('SIGTERM: sessions end cleanly and the process exits 0 within the bound', async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, AVATAR_CONFIG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 300 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(out.includes('listening on'), `server started: ${out.slice(-500)}`);
+    const messages: ServerMessage[] = [];
+    const c = await connected(`http://127.0.0.1:${port}`, { onMessage: (m) => messages.push(m) });
+    const t0 = performance.now();
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number];
+    const took = performance.now() - t0;
+    assert.equal(code, 0);
+    assert.ok(took < 10_000, `exited in ${took.toFixed(0)} ms`);
+    assert.match(out, /shut down cleanly/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(messages.some((m) => m.type === 'closed' && /shutting down/.test(String(m.reason))), 'client told why');
+    await c.close();
+  });
+});
