@@ -20,25 +20,13 @@ const OUT_SIDE = 256;
 /** Tile size in the side-by-side strip. */
 const STRIP_SIDE = 192;
 
-/** Named rig coefficient sets (RIG slots). */
+/** Named rig coefficient sets (RIG slots), in natural ranges (FaceRig applies the per-portrait gains). */
 const POSES: [name: string, caption: string, coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
   ['closed', 'mouth closed (rest)', {}],
-  ['open', 'open vowel /a/', { jawOpen: 1.6, upperLipRaise: 0.3 }],
+  ['open', 'open vowel /a/', { jawOpen: 1, upperLipRaise: 0.3 }],
   ['rounded', 'rounded /o u/', { jawOpen: 0.35, lipRound: 1 }],
   ['blink', 'blink (lids meet)', { blinkLeft: 1, blinkRight: 1 }],
 ];
-
-/** Blink coefficient that makes the mid-lid landmarks of both eyes meet on this portrait (the rig's 1 closes the canonical eye). */
-function closingBlink(rig: FaceRig): number {
-  const at = (c: number) => {
-    const coeffs = new Float32Array(NUM_RIG_COEFFS);
-    coeffs[RIG.blinkLeft] = c; coeffs[RIG.blinkRight] = c;
-    const l = rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2));
-    return (l[2 * 145 + 1]! - l[2 * 159 + 1]! + l[2 * 374 + 1]! - l[2 * 386 + 1]!) / 2;
-  };
-  const g0 = at(0), g1 = at(1);
-  return g0 > g1 ? g0 / (g0 - g1) : 1; // the basis is linear in its coefficient
-}
 
 const landmarker = new FaceLandmarker();
 let reference;
@@ -51,9 +39,9 @@ try {
 const renderer = new WarpRenderer();
 await renderer.prepare(reference);
 const rig = new FaceRig(reference.landmarks);
-const blink = closingBlink(rig);
-for (const [, , c] of POSES) if (c.blinkLeft) { c.blinkLeft = blink; c.blinkRight = blink; }
-console.log(`blink coefficient for closed lids: ${blink.toFixed(2)}`);
+// FaceRig scales blink and jaw per portrait: blink 1 brings this portrait's lids together, jaw 1 opens its lips to
+// about half the mouth width (rig.jawOpenRatio).
+console.log(`blink gains ${rig.blinkGain.map((g) => g.toFixed(2)).join('/')}, jaw gain ${rig.jawGain.toFixed(2)}, lip drop ${rig.lipDropGain.toFixed(2)}, jaw 1 opening ${rig.jawOpenRatio.toFixed(2)}`);
 
 // Crop centred on the face (nose bridge), clamped to the frame.
 const lm = reference.landmarks;

@@ -240,8 +240,9 @@ export class FaceRig {
     const mesh = this.deform(c, this.mesh);
     const drop = jaw * this.lipDropGain;
     if (drop !== 0) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + drop * LIP_DROP_BASIS[i]!;
+    // Lips meet before the press is complete (contact, then compression): closure fraction p (2 - p).
     const press = Math.min(1, Math.max(0, c[RIG.lipPress]!));
-    if (press > 0) this.closeLips(mesh, press);
+    if (press > 0) this.closeLips(mesh, press * (2 - press));
     return mesh;
   }
 
@@ -256,7 +257,7 @@ export class FaceRig {
   }
 
   /**
-   * Bilabial closure: `press` (0..1) of the inner-lip gap beyond the sealed rest gap is closed, the lower lip
+   * Bilabial closure: the fraction `press` (0..1) of the inner-lip gap beyond the sealed rest gap is closed, the lower lip
    * moving up by LIP_CLOSURE.lowerShare of it and the upper lip down by the rest, whatever opened it (jaw,
    * lip drop, lip raises); so lipPress 1 seals the lips at any jaw opening.
    */

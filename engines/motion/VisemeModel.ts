@@ -35,24 +35,23 @@ export const CLOSURE_LOOKAHEAD_MS = 40;
 
 const HISTORY = 64; // cue frames kept (power of two)
 const BACK_MS = 150; // speech before a dip, ms
-// Natural frequencies (rad/s) for opening / closing; ~3.9/omega s to 90%: jaw opens in ~90 ms, closes in ~80 ms.
-// The press follows its planned trajectory (below) closely.
-const OMEGA_UP = [42, Number(process.env.RO ?? 30), 30, 120, 40, 40];
-const OMEGA_DOWN = [48, Number(process.env.RO ?? 30), 30, 120, 40, 40];
+// Natural frequencies (rad/s) for opening / closing; ~3.9/omega s to 90%: jaw opens in ~90 ms, closes in ~80 ms,
+// rounding ~85 ms; the press follows its planned trajectory (below) within ~15 ms.
+const OMEGA_UP = [42, 45, 30, 120, 40, 40];
+const OMEGA_DOWN = [48, 45, 30, 120, 40, 40];
 // Speed limits, coefficient units/s: jaw 1 = 14 degrees, ~2 cm at the lower lip (~180 mm/s); press 1 closes the
 // whole lip gap (~1 cm at most: ~200 mm/s, the peak speed of lips closing for /p b m/).
 const MAX_SPEED = [9, 6, 6, 20, 8, 8];
-// Planned press: the lips start closing PRESS_LEAD_MS before the closure and meet PRESS_MEET_MS before it;
-// they hold PRESS_HOLD_MS past its last frame and part within PRESS_RELEASE_MS more.
-const PRESS_LEAD_MS = Number(process.env.PL ?? 70);
-const PRESS_MEET_MS = Number(process.env.PM ?? 10);
-const PRESS_HOLD_MS = Number(process.env.PH ?? 10);
+// Planned press: the target ramps up from PRESS_LEAD_MS before the closure to full PRESS_MEET_MS before it, holds
+// PRESS_HOLD_MS past its last frame and falls within PRESS_RELEASE_MS more; with the spring and the speed limit
+// the lips take ~60 ms to close (meeting at the acoustic closure) and ~50-60 ms to part after the release.
+const PRESS_LEAD_MS = 40;
+const PRESS_MEET_MS = 0;
+const PRESS_HOLD_MS = 0;
 const PRESS_RELEASE_MS = 40;
 const MAX_DIP_MS = 160; // an energy dip longer than this is a pause, not a closure
-const RF2A = Number(process.env.RF2A ?? 1350), RF2B = Number(process.env.RF2B ?? 950), RCA = Number(process.env.RCA ?? 700), RCB = Number(process.env.RCB ?? 500), RG = Number(process.env.RG ?? 1);
-const F1A = Number(process.env.F1A ?? 750), F1B = Number(process.env.F1B ?? 550);
-const RW = Number(process.env.RW ?? 4);
-const UNPLACED_DIP = Number(process.env.UD ?? 0.4); // press of a silent closure whose place is unknown (p, t or k)
+const ROUND_AHEAD_MS = 20; // rounding starts this much before the rounded sound (on top of the anticipation)
+const UNPLACED_DIP = 0.3; // press of a silent closure whose place is unknown (p, t or k)
 
 /** Streaming viseme model for one session. */
 export class VisemeModel {
@@ -67,10 +66,13 @@ export class VisemeModel {
   private readonly hold: number;
   private readonly release: number;
   private readonly maxDip: number;
+  private readonly roundAhead: number;
   private readonly cues: (SpeechCues | undefined)[] = new Array<SpeechCues | undefined>(HISTORY);
   private readonly energy = new Float32Array(HISTORY);
   /** Closure evidence 0..1 of each cue frame (see closureEvidence); silent dips are revised at their release. */
   private readonly closure = new Float32Array(HISTORY);
+  private readonly murmur = new Float32Array(HISTORY);
+  private readonly dip = new Float32Array(HISTORY);
   /** Lip rounding 0..1 of each cue frame (see roundingOf). */
   private readonly rounding = new Float32Array(HISTORY);
   private readonly activityTracker: SpeechActivity;
@@ -95,6 +97,7 @@ export class VisemeModel {
     this.hold = frames(PRESS_HOLD_MS);
     this.release = Math.max(1, frames(PRESS_RELEASE_MS));
     this.maxDip = Math.max(2, frames(MAX_DIP_MS));
+    this.roundAhead = Math.min(this.ahead, frames(ROUND_AHEAD_MS));
     this.activityTracker = new SpeechActivity(featureRate);
     this.step = { index: 0, mouth: this.mouth, cue: undefined as unknown as SpeechCues, activity: 0, loudness: 0 };
   }
@@ -131,6 +134,8 @@ export class VisemeModel {
     this.count = 0;
     this.cues.fill(undefined);
     this.closure.fill(0);
+    this.murmur.fill(0);
+    this.dip.fill(0);
     this.rounding.fill(0);
     this.dipRun = 0;
     this.activityTracker.reset();
@@ -155,10 +160,10 @@ export class VisemeModel {
     const centroid = finite(cue.centroidHz, 1500);
 
     let jaw = act * (voiced * (0.2 + 0.5 * rel + 0.3 * f1n) + (1 - voiced) * 0.22 * (0.5 + 0.5 * rel));
-    // Rounding anticipates the rounded sound (lips protrude well before it), so it takes the strongest
-    // rounding in the lookahead.
+    // Rounding anticipates the rounded sound (lips protrude before it): the strongest rounding of the next
+    // ROUND_AHEAD_MS; it takes over from spreading.
     let round = 0;
-    for (let i = m; i <= Math.min(newest, m + RW); i++) round = Math.max(round, this.rounding[i & (HISTORY - 1)]!);
+    for (let i = m; i <= Math.min(newest, m + this.roundAhead); i++) round = Math.max(round, this.rounding[i & (HISTORY - 1)]!);
     let spread = act * (voiced * smoothstep(1700, 2200, f2) + (1 - voiced) * 0.4 * smoothstep(3000, 4500, centroid)) * (1 - round);
     const lowerRaise = act * (1 - voiced) * 0.4 * (1 - rel);
 
@@ -176,7 +181,7 @@ export class VisemeModel {
       const k = d > this.meet ? smoothstep(this.lead, this.meet, d) : d >= -this.hold ? 1 : smoothstep(-this.hold - this.release, -this.hold, d);
       press = Math.max(press, ev * k);
     }
-    jaw *= 1 - 0.5 * press;
+    jaw *= 1 - 0.3 * press;
     round *= 1 - 0.5 * press;
     spread *= 1 - 0.5 * press;
 
@@ -191,9 +196,10 @@ export class VisemeModel {
   }
 
   /**
-   * Lip rounding of cue frame n (the newest): rounding lowers all formants, so a voiced sound with a low
-   * second-formant proxy, or a low spectral centroid without a high second formant (/u o/), or a very low
-   * centroid at full loudness (/w/, unlike the weaker nasal murmurs) is rounded.
+   * Lip rounding of cue frame n (the newest): rounding lowers the formants, so a loud voiced sound with a low
+   * second-formant proxy and a first formant that is not high (/o/, not the open /a/), or with a low spectral
+   * centroid and no high second formant (/u/, not /i/), is rounded. Nasal murmurs (well under the speech
+   * level) are not.
    */
   private roundingOf(n: number, cue: SpeechCues): number {
     const sa = this.activityTracker;
@@ -202,11 +208,10 @@ export class VisemeModel {
     const f2 = finite(cue.f2Hz, 1500);
     const centroid = finite(cue.centroidHz, 1500);
     const f1 = finite(cue.f1Hz, 500);
-    const back = smoothstep(RF2A, RF2B, f2) * smoothstep(F1A, F1B, f1);
-    const dark = smoothstep(RCA, RCB, centroid) * smoothstep(2000, 1650, f2);
-    const glide = smoothstep(480, 380, centroid);
+    const back = smoothstep(1350, 950, f2) * smoothstep(750, 550, f1);
+    const dark = smoothstep(700, 500, centroid) * smoothstep(2000, 1650, f2);
     const loud = 1 - smoothstep(5, 10, sa.levelDb - e);
-    return sa.activity(e) * voiced * loud * Math.max(back, dark, RG * glide);
+    return sa.activity(e) * voiced * loud * Math.max(back, dark);
   }
 
   /**
@@ -228,6 +233,9 @@ export class VisemeModel {
     const murmur = sa.activity(e) * voiced * smoothstep(4, 9, Math.max(drop, sa.levelDb - e)) * smoothstep(3, 8, finite(cue.lowRatioDb, -20)) *
       smoothstep(650, 400, finite(cue.centroidHz, 1500)) * labial;
     const dip = speechBefore * (1 - voiced) * smoothstep(10, 18, drop);
+    const short = dip * (1 - smoothstep(this.maxDip / 2, this.maxDip, this.dipRun));
+    this.murmur[n & (HISTORY - 1)] = murmur;
+    this.dip[n & (HISTORY - 1)] = short;
     if (dip > 0.5) {
       this.dipRun++;
     } else if (this.dipRun > 0) {
@@ -235,13 +243,14 @@ export class VisemeModel {
       const run = this.dipRun;
       this.dipRun = 0;
       if (run <= this.maxDip && e > sa.floorDb + 15) {
-        const place = smoothstep(2000, 1300, finite(cue.centroidHz, 3000));
-        const w = UNPLACED_DIP + (1 - UNPLACED_DIP) * place;
-        for (let i = n - run; i < n; i++) if (i >= 0) this.closure[i & (HISTORY - 1)] = Math.min(1, this.closure[i & (HISTORY - 1)]! / UNPLACED_DIP) * w;
+        const w = UNPLACED_DIP + (1 - UNPLACED_DIP) * smoothstep(2000, 1300, finite(cue.centroidHz, 3000));
+        for (let i = Math.max(0, n - run); i < n; i++) {
+          const r = i & (HISTORY - 1);
+          this.closure[r] = Math.max(this.murmur[r]!, this.dip[r]! * w);
+        }
       }
     }
-    const short = 1 - smoothstep(this.maxDip / 2, this.maxDip, this.dipRun);
-    return Math.max(murmur, dip * short * UNPLACED_DIP);
+    return Math.max(murmur, short * UNPLACED_DIP);
   }
 }
 

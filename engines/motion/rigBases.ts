@@ -219,9 +219,26 @@ function sealBasis(): Float32Array {
   return extend(core, 0.9, (i) => UPPER_LIP.has(i) || LOWER_LIP.has(i));
 }
 
+/** Height (cm) of the inner upper or lower lip contour at x (nearest contour column). */
+function innerY(x: number, upper: boolean): number {
+  const chain = upper ? LIP_CONTOURS.innerUpper : LIP_CONTOURS.innerLower;
+  let best = 0;
+  let bestD = Infinity;
+  for (const i of chain) {
+    const d = Math.abs(px(i) - x);
+    if (d < bestD) {
+      bestD = d;
+      best = py(i);
+    }
+  }
+  return best;
+}
+
 function pressBasis(): Float32Array {
+  // The vermilion thins toward the inner contour, which stays: the lip gap is FaceRig's closure's business.
   const core = new Map<number, Vec3>();
-  for (const i of [...UPPER_LIP, ...LOWER_LIP]) core.set(i, [0, -0.35 * (py(i) - contactY(px(i))), -0.15]);
+  for (const i of UPPER_LIP) core.set(i, [0, -0.35 * (py(i) - innerY(px(i), true)), -0.15]);
+  for (const i of LOWER_LIP) core.set(i, [0, -0.35 * (py(i) - innerY(px(i), false)), -0.15]);
   return extend(core, 0.8, (i) => !LIPS.has(i));
 }
 

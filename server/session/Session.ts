@@ -9,7 +9,7 @@ import {
 } from 'werift';
 import type { PipelineControl } from '../../engines/pipeline.ts';
 import type { Config } from '../config.ts';
-import { InvalidStateError } from '../errors.ts';
+import { BadInputError, InvalidStateError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { TypedEmitter } from '../TypedEmitter.ts';
@@ -19,6 +19,7 @@ import { Resampler } from '../media/Resampler.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
 import { onKeyframeRequest } from '../media/rtcpFeedback.ts';
 import { PeerTransports } from '../media/PeerTransports.ts';
+import { guardMediaSources } from '../media/mediaSourceGuard.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
@@ -74,6 +75,8 @@ export interface SessionStats {
   firstFrameMs: number | undefined;
   firstAudioMediaMs: number | undefined;
   controlMessagesRefused: number;
+  /** Non-STUN datagrams from addresses that are not the peer's, dropped before DTLS/SRTP. */
+  foreignDatagramsDropped: number;
   renderMsAvg: number;
   encodeMsAvg: number;
 }
@@ -100,6 +103,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly metrics: Metrics;
   private readonly pc: RTCPeerConnection;
   private readonly transports: PeerTransports;
+  private sourceGuard: { dropped: () => number } | undefined;
   private readonly jitter: JitterBuffer<Buffer>;
   private readonly opus = new OpusDecoder();
   private readonly resampler: Resampler;
@@ -187,8 +191,14 @@ export class Session extends TypedEmitter<SessionEvents> {
       pc.connectionStateChange.subscribe((state) => this.onConnectionState(state)).unSubscribe,
     );
 
-    await pc.setRemoteDescription({ type: 'offer', sdp: this.opts.offerSdp });
-    this.transports.snapshot();
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: this.opts.offerSdp });
+    } catch (err) {
+      // werift's parser throws plain errors (e.g. "m line not found") on offers our shape check let through.
+      throw new BadInputError(`SDP offer could not be applied: ${(err as Error).message}`);
+    } finally {
+      this.transports.snapshot();
+    }
     const video = pc.getTransceivers().find((t) => t.kind === 'video');
     if (!video) throw new InvalidStateError(`offer produced no video transceiver [sessionId:${this.id}]`);
     this.videoTransceiver = video;
@@ -201,6 +211,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     await this.waitForGathering();
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new InvalidStateError(`no local description after negotiation [sessionId:${this.id}]`);
+    this.sourceGuard = guardMediaSources(pc);
 
     const payloadType = video.sender.codec?.payloadType;
     if (payloadType === undefined) throw new InvalidStateError(`no video codec negotiated [sessionId:${this.id}]`);
@@ -444,6 +455,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       firstFrameMs: this.s.firstFrameMs === undefined ? undefined : Math.round(this.s.firstFrameMs),
       firstAudioMediaMs: this.s.firstAudioMediaMs,
       controlMessagesRefused: this.s.controlMessagesRefused,
+      foreignDatagramsDropped: this.sourceGuard?.dropped() ?? 0,
       renderMsAvg: Math.round((this.s.renderMsTotal / n) * 100) / 100,
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,
     };

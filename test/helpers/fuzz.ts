@@ -235,7 +235,7 @@ export function sdpCases(baseOffer: string, rng: Rng, count: number): SdpCase[] 
     },
     () => {
       const body = join(lines);
-      const ct = rng.pick(['text/plain', 'application/json', 'application/sdp; charset=utf-16', 'APPLICATION/SDP', 'application/sdp;;;', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', null, 'application/sdp\u0000']);
+      const ct = rng.pick(['text/plain', 'application/json', 'application/sdp; charset=utf-16', 'APPLICATION/SDP', 'application/sdp;;;', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', null, 'application/sdp\t']);
       return { name: `content type ${JSON.stringify(ct)}`, body, contentType: ct };
     },
     () => {

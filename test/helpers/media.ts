@@ -91,6 +91,14 @@ export function boxDiff(a: DecodedLuma, b: DecodedLuma, box: { x0: number; y0: n
   return sum / n;
 }
 
+/** Share of pixels inside a box darker than `threshold` (luma 0-255). */
+export function darkShare(a: DecodedLuma, box: { x0: number; y0: number; x1: number; y1: number }, threshold: number): number {
+  let dark = 0;
+  let n = 0;
+  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++, n++) if (a.luma[y * a.width + x]! < threshold) dark++;
+  return dark / n;
+}
+
 /** Mean luma inside a box. */
 export function boxMean(a: DecodedLuma, box: { x0: number; y0: number; x1: number; y1: number }): number {
   let sum = 0;

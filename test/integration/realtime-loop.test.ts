@@ -3,11 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import { AvatarClient } from '../../loadtest/AvatarClient.ts';
 import { startServer, type RunningServer } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
-import { boxDiff, decodeFrames, landmarkBox, speech48k } from '../helpers/media.ts';
+import { boxDiff, darkShare, decodeFrames, landmarkBox, speech48k } from '../helpers/media.ts';
 
 const FPS = 25;
 /** Outer lip contour ids (MediaPipe): the mouth region of the portrait. */
 const LIPS = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409];
+/** Inner lip contour ids: the opening between the lips. */
+const INNER_LIPS = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415];
 const SILENCE_AT_S = 3.0;
 const SILENCE_S = 1.2;
 
@@ -74,12 +76,22 @@ describe('realtime loop: werift client <-> server over loopback', { timeout: 120
       assert.ok(diffs.length >= 10, `enough frames in [${fromMs}, ${toMs}) ms: ${diffs.length}`);
       return diffs.reduce((a, b) => a + b, 0) / diffs.length;
     };
+    // The open mouth shows a dark cavity: its share of the inner-mouth box tells open from closed, whatever the head's idle sway.
+    const inner = landmarkBox(landmarks, INNER_LIPS, 3);
+    const cavity = (fromMs: number, toMs: number) => {
+      const xs = decoded.filter((d) => clientTimeMs(d) >= fromMs && clientTimeMs(d) < toMs).map((d) => darkShare(d, inner, 70));
+      assert.ok(xs.length >= 10, `enough frames in [${fromMs}, ${toMs}) ms: ${xs.length}`);
+      return { max: Math.max(...xs), min: Math.min(...xs) };
+    };
     const speech = activity(300, SILENCE_AT_S * 1000);
     const silence = activity((SILENCE_AT_S + 0.3) * 1000, (SILENCE_AT_S + SILENCE_S - 0.15) * 1000);
     const speechAgain = activity((SILENCE_AT_S + SILENCE_S) * 1000, 6800);
-    assert.ok(silence < 1.0, `mouth region still during silence: mean |diff| ${silence.toFixed(2)}`);
-    assert.ok(speech > 3 * silence && speech > 1.0, `mouth moves during speech: ${speech.toFixed(2)} vs silence ${silence.toFixed(2)}`);
-    assert.ok(speechAgain > 3 * silence, `mouth moves again after the pause: ${speechAgain.toFixed(2)}`);
+    const quiet = cavity((SILENCE_AT_S + 0.3) * 1000, (SILENCE_AT_S + SILENCE_S - 0.15) * 1000);
+    const talking = cavity(300, SILENCE_AT_S * 1000);
+    assert.ok(quiet.max - quiet.min < 0.03, `mouth at rest in silence: dark share ${quiet.min.toFixed(3)}..${quiet.max.toFixed(3)}`);
+    assert.ok(talking.max > 2 * quiet.max && talking.max > quiet.max + 0.04, `mouth opens in speech: dark share up to ${talking.max.toFixed(3)} vs ${quiet.max.toFixed(3)} at rest`);
+    assert.ok(speech > 3 * silence, `mouth region changes more in speech: ${speech.toFixed(2)} vs silence ${silence.toFixed(2)}`);
+    assert.ok(speechAgain > 3 * silence, `and again after the pause: ${speechAgain.toFixed(2)}`);
 
     // The same from the motion stage's own numbers.
     const open = (from: number, to: number) => {

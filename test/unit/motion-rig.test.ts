@@ -174,3 +174,21 @@ test('landmarksWithOffsets adds raw vertex offsets (canonical cm) to the rig mes
   assert.deepEqual(rig.landmarksWithOffsets(c, null, NEUTRAL_POSE, new Float32Array(936)), rest);
   assert.throws(() => rig.landmarksWithOffsets(c, new Float32Array(10), NEUTRAL_POSE, new Float32Array(936)), TypeError);
 });
+
+test('lipPress 1 seals the lips at any jaw opening (jaw, lip drop and lip raise included); at rest it leaves the seal', () => {
+  const canonical = synthLandmarks(20, 0, 0, 0, 256, 270);
+  const wide = synthLandmarks(14, 9, 0, 0, 252, 270);
+  for (const i of LOWER_LIP) wide[2 * i + 1]! += 6;
+  for (const ref of [canonical, wide]) {
+    const rig = new FaceRig(ref);
+    const c = new Float32Array(NUM_RIG_COEFFS);
+    c[RIG.lipPress] = 1;
+    assert.ok(mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936))) < 0.01, 'press at rest opened the lips');
+    c[RIG.jawOpen] = 1;
+    c[RIG.upperLipRaise] = 0.3;
+    assert.ok(mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936))) < 0.01, 'press did not seal an open jaw');
+    c[RIG.lipPress] = 0.5;
+    const half = mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936)));
+    assert.ok(half > 0.05 && half < 0.25, `press 0.5 opening ${half}`);
+  }
+});
