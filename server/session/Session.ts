@@ -167,6 +167,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const resampler = await Resampler.create({ inputRate: 48000, outputRate: 16000, maxInputSamples: 5760 });
     const codec = chooseVideoCodec(offer, opts.config.video.codec);
     const session = new Session(opts, codec, resampler, offer.h264ProfileLevelId ?? '64001f');
+    session.log.info({ codec, offeredH264: offer.h264ProfileLevelId ?? null, offeredVp8: offer.hasVp8 }, 'video codec chosen');
     if (codec === 'h264' && !offersHighProfile(offer)) {
       session.log.warn({ profileLevelId: offer.h264ProfileLevelId }, 'offer has only baseline H.264 and no VP8; sending High-profile H.264 anyway');
     }

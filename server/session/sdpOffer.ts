@@ -15,8 +15,13 @@ export interface OfferSummary {
   hasDataChannel: boolean;
 }
 
-/** Profile preference for the answer: High (what x264 emits) first, then baselines as a last resort. */
-const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^42e0/i, /^4200/i];
+/**
+ * Profile preference for the answer: High (what x264 emits), then profiles whose decoders must also decode
+ * High streams (H.264 Annex A: High 10 `6e`, High 4:2:2 `7a`, High 4:4:4 Predictive `f4`; Chromium offers
+ * f4001f without 64xxxx), then baselines as a last resort.
+ */
+const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^6e/i, /^7a/i, /^f4/i, /^42e0/i, /^4200/i];
+const DECODES_HIGH = /^(64|6e|7a|f4)/i;
 
 /**
  * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
@@ -73,9 +78,9 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): Of
   return summary;
 }
 
-/** True when the offer's best H.264 entry is High profile, i.e. it can decode what x264 produces. */
+/** True when the offer's best H.264 entry can decode High profile, what x264 produces. */
 export function offersHighProfile(offer: OfferSummary): boolean {
-  return offer.h264ProfileLevelId?.startsWith('64') ?? false;
+  return DECODES_HIGH.test(offer.h264ProfileLevelId ?? '');
 }
 
 /**

@@ -171,6 +171,8 @@ describe('demo page', { timeout: 180_000 }, () => {
     const stats = (await avatar(p)).stats;
     // The server measures latency from audio arrival, so a value proves the fake microphone got through.
     assert.ok(stats.serverLatencyMs, 'no server latency reported: did the microphone audio reach the server?');
+    // H.264 is the default; Chromium offers it (through its High 4:4:4 Predictive entry, see server/session/sdpOffer.ts).
+    assert.equal((stats as { codec?: string | null }).codec, 'H264');
     console.log(`e2e: ${grown} frames in 2 s, getStats fps ${stats.fps.toFixed(1)}, server latency ${JSON.stringify(stats.serverLatencyMs)}`);
 
     await p.screenshot({ path: join(OUT_DIR, 'e2e-demo.png') });

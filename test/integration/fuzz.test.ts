@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -78,7 +78,11 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
     const health = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5000) });
     await health.body?.cancel();
     const sessionStats = server.sessions.get(healthy.id!).stats();
-    const summary = `[round:${name}, seed:${SEED}, fps:${measured.toFixed(1)}, frames:${f1 - f0}, s:${seconds.toFixed(1)}, serverDropped:${sessionStats.framesDropped}]`;
+    const c = healthy.getStats();
+    const summary =
+      `[round:${name}, seed:${SEED}, fps:${measured.toFixed(1)}, frames:${f1 - f0}, s:${seconds.toFixed(1)}, ` +
+      `server:{sent:${sessionStats.framesSent}, dropped:${sessionStats.framesDropped}, audioPackets:${sessionStats.audioPacketsReceived}}, ` +
+      `client:{frames:${c.frames}, videoPackets:${c.videoPackets}, missing:${c.videoPacketsMissing}, incomplete:${c.incompleteFrames}, frameMessages:${c.frameMessages}, maxGapMs:${Math.round(c.maxFrameGapMs)}}]`;
     assert.equal(health.status, 200, `/healthz ${summary}`);
     assert.equal(healthy.connectionState, 'connected', `healthy client state ${summary}`);
     assert.equal(sessionStats.state, 'connected', `healthy server session state ${summary}`);
@@ -90,6 +94,7 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
     const cases = sdpCases(await makeOffer(), rng, 200);
     const statuses = new Map<number, number>();
     const failures: string[] = [];
+    const failedBodies: string[] = [];
     await round('sdp', async () => {
       for (const [i, c] of cases.entries()) {
         const headers: Record<string, string> = {};
@@ -112,7 +117,8 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
             if (del.status !== 204) failures.push(`#${i} ${c.name}: DELETE ${location} -> ${del.status}`);
           }
         } else if (res.status < 400 || res.status >= 500) {
-          failures.push(`#${i} ${c.name}: ${res.status} ${text.slice(0, 200)} body(${c.body.length} bytes, head):${JSON.stringify(c.body.subarray(0, 300).toString('latin1'))}`);
+          failures.push(`#${i} ${c.name}: ${res.status} ${text.slice(0, 120)} [bodyBytes:${c.body.length}]`);
+          failedBodies.push(c.body.toString('latin1'));
         } else if (!/"error"/.test(text)) {
           failures.push(`#${i} ${c.name}: ${res.status} without a JSON error: ${text.slice(0, 100)}`);
         }
@@ -122,7 +128,10 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
     });
     const counts = [...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(' ');
     serverErrors.push(...failures);
-    assert.deepEqual(failures, [], `status counts ${counts}`);
+    if (process.env.FUZZ_DUMP && failedBodies.length) {
+      await writeFile(process.env.FUZZ_DUMP, JSON.stringify(failures.map((f, k) => ({ case: f, body: failedBodies[k] })), null, 1));
+    }
+    assert.deepEqual(failures, [], `status counts ${counts} (FUZZ_DUMP=file.json writes the failing bodies)`);
     assert.ok((statuses.get(201) ?? 0) >= 1, `the unmutated offer is accepted [counts:${counts}]`);
     // Every accepted one was deleted; only the healthy session is left.
     await sleep(200);

@@ -4,10 +4,12 @@ import { existsSync } from 'node:fs';
 import { speak } from '../../eval/espeakPhonemes.ts';
 import { phonemeToViseme } from '../../eval/visemes.ts';
 
-// Needs gcc and libespeak-ng-dev (Debian); skipped without them.
+// Needs gcc and libespeak-ng-dev (Debian): .ci/run installs them.
 const available = existsSync('/usr/include/espeak-ng/speak_lib.h');
+const needsEspeak = () => assert.ok(available, 'libespeak-ng-dev is not installed: apt-get install libespeak-ng-dev gcc (.ci/run does this)');
 
-test('espeak-ng speaks a sentence with ordered phoneme events inside its audio', { skip: !available && 'libespeak-ng-dev not installed', timeout: 30_000 }, async () => {
+test('espeak-ng speaks a sentence with ordered phoneme events inside its audio', { timeout: 30_000 }, async () => {
+  needsEspeak();
   const out = await speak('Bob saw the moon.', { voice: 'en-us', rateWpm: 175, pitch: 50 });
   assert.equal(out.sampleRate, 22050);
   assert.ok(out.samples.length > 0.8 * 22050, `samples ${out.samples.length}`);
@@ -23,6 +25,7 @@ test('espeak-ng speaks a sentence with ordered phoneme events inside its audio',
   assert.ok(rms(b.sample, b.sample + 400) < rms(next.sample, next.sample + 1500), 'closure quieter than the vowel');
 });
 
-test('an unknown voice fails with a message naming it', { skip: !available && 'libespeak-ng-dev not installed', timeout: 30_000 }, async () => {
+test('an unknown voice fails with a message naming it', { timeout: 30_000 }, async () => {
+  needsEspeak();
   await assert.rejects(speak('hello', { voice: 'xx-nonexistent', rateWpm: 175, pitch: 50 }), /xx-nonexistent/);
 });

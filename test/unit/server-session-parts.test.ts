@@ -38,6 +38,15 @@ test('H.264 is answered with a High profile entry (what x264 emits); baseline-on
   assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${H264_MODE0_ONLY}`), 65536), UnsupportedError, 'packetization-mode=0 only');
 });
 
+test("Chromium's offer (42001f, 42e01f, 4d001f, f4001f; no 64xxxx) gets H.264 through High 4:4:4 Predictive, whose decoders decode High", () => {
+  const video = ['42001f', '42e01f', '4d001f', 'f4001f']
+    .map((p, i) => `a=rtpmap:${102 + i} H264/90000\r\na=fmtp:${102 + i} level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${p}`)
+    .join('\r\n');
+  const s = inspectOffer(offer(`${AUDIO}\r\nm=video 9 UDP/TLS/RTP/SAVPF 96 102 103 104 105\r\na=recvonly\r\na=rtpmap:96 VP8/90000\r\n${video}`), 65536);
+  assert.equal(s.h264ProfileLevelId, 'f4001f');
+  assert.equal(chooseVideoCodec(s, 'h264'), 'h264');
+});
+
 test('bad offers are refused with the reason', () => {
   assert.throws(() => inspectOffer('', 65536), (e: unknown) => e instanceof BadInputError && /empty/.test(e.message));
   assert.throws(() => inspectOffer('hello world', 65536), (e: unknown) => e instanceof BadInputError && /v=0/.test(e.message));
