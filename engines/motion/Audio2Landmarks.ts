@@ -30,6 +30,18 @@ export interface Audio2LandmarksOptions {
 }
 
 /** Pose added on top of the procedural pose, degrees. */
+/** A client's pose override with each angle clamped to +-45 degrees (non-finite = 0); null removes it. */
+export function sanitizePoseOverride(p: PoseOverride | null): PoseOverride | null {
+  if (p === null) return null;
+  const ok = (x: number): number => (Number.isFinite(x) ? clamp(x, -45, 45) : 0);
+  return { yaw: ok(p.yaw), pitch: ok(p.pitch), roll: ok(p.roll) };
+}
+
+/** A client's mouth expression multiplier clamped to 0..2 (non-finite = 1). */
+export function sanitizeExpressionScale(s: number): number {
+  return Number.isFinite(s) ? clamp(s, 0, 2) : 1;
+}
+
 export interface PoseOverride {
   yaw: number;
   pitch: number;
@@ -130,17 +142,12 @@ export class Audio2Landmarks {
 
   /** Pose added on top of the procedural one (degrees), or null to remove it. */
   setPoseOverride(p: PoseOverride | null): void {
-    if (p === null) {
-      this.override = null;
-      return;
-    }
-    const ok = (x: number): number => (Number.isFinite(x) ? clamp(x, -45, 45) : 0);
-    this.override = { yaw: ok(p.yaw), pitch: ok(p.pitch), roll: ok(p.roll) };
+    this.override = sanitizePoseOverride(p);
   }
 
   /** Multiplier of the mouth coefficients, clamped to 0..2 (non-finite = 1). */
   setExpressionScale(s: number): void {
-    this.expressionScale = Number.isFinite(s) ? clamp(s, 0, 2) : 1;
+    this.expressionScale = sanitizeExpressionScale(s);
   }
 
   /** Counters for stats. */

@@ -9,7 +9,7 @@
 import type { AsyncAudioFeatureExtractor } from '../audio/AsyncAudioFeatureExtractor.ts';
 import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
-import { mouthOpening, type PoseOverride } from './Audio2Landmarks.ts';
+import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseOverride } from './Audio2Landmarks.ts';
 import { FaceRig } from './FaceRig.ts';
 import { HeadMotion } from './HeadMotion.ts';
 import type { MotionStage } from './MotionStage.ts';
@@ -176,16 +176,11 @@ export class OnnxMotionStage implements MotionStage {
   }
 
   setPoseOverride(p: PoseOverride | null): void {
-    if (p === null) {
-      this.override = null;
-      return;
-    }
-    const ok = (x: number): number => (Number.isFinite(x) ? clamp(x, -45, 45) : 0);
-    this.override = { yaw: ok(p.yaw), pitch: ok(p.pitch), roll: ok(p.roll) };
+    this.override = sanitizePoseOverride(p);
   }
 
   setExpressionScale(s: number): void {
-    this.expressionScale = Number.isFinite(s) ? clamp(s, 0, 2) : 1;
+    this.expressionScale = sanitizeExpressionScale(s);
   }
 
   toJSON(): Record<string, unknown> {

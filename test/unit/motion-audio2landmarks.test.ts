@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeWav } from '../../server/media/wav.ts';
 import { readFileSync } from 'node:fs';
 import { Audio2Landmarks, mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
 import { CANONICAL_VERTICES } from '../../engines/motion/canonicalMesh.ts';
@@ -8,17 +9,8 @@ import type { MotionFrame } from '../../engines/types.ts';
 const FPS = 25;
 const JFK = new URL('../../assets/speech/jfk.wav', import.meta.url);
 
-/** 16-bit PCM mono WAV -> Float32 samples in [-1, 1]. */
-function readWav16(url: URL): Float32Array {
-  const b = readFileSync(url);
-  for (let off = 12; off + 8 <= b.length; ) {
-    const id = b.toString('ascii', off, off + 4);
-    const size = b.readUInt32LE(off + 4);
-    if (id === 'data') return Float32Array.from({ length: size >> 1 }, (_, i) => b.readInt16LE(off + 8 + 2 * i) / 32768);
-    off += 8 + size + (size & 1);
-  }
-  throw new Error('no data chunk');
-}
+/** Mono samples of a WAV file, through the project's reader. */
+const readWav16 = (url: URL): Float32Array => decodeWav(readFileSync(url)).samples;
 
 /** The frontal canonical face at 20 px/cm, centred in a 512x512 frame. */
 function reference(): Float32Array {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeWav } from '../../server/media/wav.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,16 +35,8 @@ function reference(): Float32Array {
   return ref;
 }
 
-function readWav16(url: URL): Float32Array {
-  const b = readFileSync(url);
-  for (let off = 12; off + 8 <= b.length; ) {
-    const id = b.toString('ascii', off, off + 4);
-    const size = b.readUInt32LE(off + 4);
-    if (id === 'data') return Float32Array.from({ length: size >> 1 }, (_, i) => b.readInt16LE(off + 8 + 2 * i) / 32768);
-    off += 8 + size + (size & 1);
-  }
-  throw new Error('no data chunk');
-}
+/** Mono samples of a WAV file, through the project's reader. */
+const readWav16 = (url: URL): Float32Array => decodeWav(readFileSync(url)).samples;
 const jfk = readWav16(new URL('../../assets/speech/jfk.wav', import.meta.url));
 
 test('OnnxAudio2Mesh reproduces two linear layers computed in plain TS', T, async () => {
