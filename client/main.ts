@@ -61,6 +61,7 @@ const ui = {
   start: $<HTMLButtonElement>('start'),
   stop: $<HTMLButtonElement>('stop'),
   clear: $<HTMLButtonElement>('clear'),
+  landmarks: $<HTMLInputElement>('landmarks'),
   sound: $<HTMLInputElement>('sound'),
   portrait: $<HTMLInputElement>('portrait'),
   preview: $<HTMLImageElement>('portrait-preview'),
@@ -194,6 +195,7 @@ async function uploadPortrait(file: File): Promise<void> {
 ui.start.addEventListener('click', () => void start());
 ui.stop.addEventListener('click', () => void stop());
 ui.clear.addEventListener('click', () => sendControl({ type: 'clear' }));
+ui.landmarks.addEventListener('change', () => sendControl({ type: 'view', mode: ui.landmarks.checked ? 'landmarks' : 'video' }));
 ui.expression.addEventListener('input', () => sendControl({ type: 'expression', scale: Number(ui.expression.value) }));
 ui.sound.addEventListener('change', () => {
   ui.video.muted = !ui.sound.checked;

@@ -1,6 +1,7 @@
 import { createMotionStage, type MotionEngineConfig } from './motion/createMotionStage.ts';
 import type { MotionStage } from './motion/MotionStage.ts';
 import type { FrameRenderer, RenderEngine } from './render/createRenderEngine.ts';
+import { drawLandmarkImage } from './render/neural/LandmarkImage.ts';
 import type { MotionFrame, ReferencePortrait, RgbaImage } from './types.ts';
 
 /** Options of one session's pipeline. */
@@ -20,13 +21,20 @@ export type PipelineControl =
   | { type: 'clear' }
   | { type: 'pose'; yaw: number; pitch: number; roll: number }
   | { type: 'pose'; reset: true }
-  | { type: 'expression'; scale: number };
+  | { type: 'expression'; scale: number }
+  /** Debug: show the landmark image (lines on black, lips coloured) instead of the rendered portrait. */
+  | { type: 'view'; mode: PipelineView };
+
+/** What the session's video shows. */
+export type PipelineView = 'video' | 'landmarks';
 
 /**
  * Stage composition for one session, no I/O: 16 kHz audio in -> motion frames -> RGBA frames.
  * Motion runs for every frame; rendering is a separate step so a caller that is behind can skip frames.
  */
 export class AvatarPipeline {
+  private view: PipelineView = 'video';
+
   private constructor(
     readonly fps: number,
     readonly reference: ReferencePortrait,
@@ -65,6 +73,10 @@ export class AvatarPipeline {
 
   /** Render `chunkFrames` motion frames (fewer only at the end of a stream). */
   render(frames: readonly MotionFrame[]): Promise<RgbaImage[]> {
+    if (this.view === 'landmarks') {
+      const { width, height } = this.reference.image;
+      return Promise.resolve(frames.map((f) => drawLandmarkImage(f.landmarks, { width, height })));
+    }
     return this.renderer.render(frames);
   }
 
@@ -80,6 +92,11 @@ export class AvatarPipeline {
         break;
       case 'expression':
         this.motion.setExpressionScale(msg.scale);
+        break;
+      case 'view':
+        // The renderer's temporal context is stale after frames it did not render.
+        if (msg.mode !== this.view) this.renderer.reset();
+        this.view = msg.mode;
         break;
     }
   }

@@ -66,7 +66,10 @@ export function parseControlMessage(data: string | Buffer, maxBytes = MAX_CONTRO
     case 'expression':
       if (!finite(m.scale)) return { error: 'expression needs a finite number scale (0..2)' };
       return { message: { type: 'expression', scale: clamp(m.scale, 0, 2) } };
+    case 'view':
+      if (m.mode !== 'video' && m.mode !== 'landmarks') return { error: 'view needs mode "video" or "landmarks"' };
+      return { message: { type: 'view', mode: m.mode } };
     default:
-      return { error: `unknown control message type ${JSON.stringify(m.type)}; expected clear, pose or expression` };
+      return { error: `unknown control message type ${JSON.stringify(m.type)}; expected clear, pose, expression or view` };
   }
 }

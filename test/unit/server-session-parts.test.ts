@@ -95,3 +95,8 @@ test('latency stats give nearest-rank percentiles over the window', () => {
   assert.equal(s.summary().count, 100);
   assert.deepEqual(new LatencyStats(4).summary(), { p50: 0, p95: 0, p99: 0, count: 0 });
 });
+
+test('the view control message switches between video and the landmark debug view', () => {
+  assert.deepEqual(parseControlMessage('{"type":"view","mode":"landmarks"}'), { message: { type: 'view', mode: 'landmarks' } });
+  assert.match((parseControlMessage('{"type":"view","mode":"xray"}') as { error: string }).error, /"video" or "landmarks"/);
+});
