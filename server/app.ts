@@ -56,6 +56,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (usesOnnxMotion(config)) await validateMotionModels(config.motion);
   const pool = new PipelineWorkerPool(config.renderer.workers, { render: renderSettings, motion: { ...config.motion } }, log);
   pool.onWorkerRestart = () => metrics.workerRestarts.inc();
+  if (renderSettings.engine === 'neural') metrics.exportEngineCounters(() => pool.engineCounters());
   const references = new ReferenceService(config, metrics);
   const sessions = new SessionManager(config, pool, metrics, log);
   try {

@@ -23,4 +23,27 @@ export class Metrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Export render engine counters (neural: ReferenceNet cache hits/misses/bytes, batches) read at scrape time. */
+  exportEngineCounters(read: () => Record<string, number>): void {
+    const names: Record<string, string> = {
+      reference_cache_hits: 'ReferenceNet feature cache hits',
+      reference_cache_misses: 'ReferenceNet feature cache misses (reference_net runs)',
+      reference_cache_bytes: 'Bytes of ReferenceNet features cached',
+      reference_cache_evictions: 'ReferenceNet cache entries evicted',
+      batches: 'Neural render batches run',
+      batch_items: 'Chunks rendered in batches',
+      batch_dropped: 'Chunks dropped because the batch queue was full',
+    };
+    for (const [key, help] of Object.entries(names)) {
+      new Gauge({
+        name: `avatar_neural_${key}`,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(read()[key] ?? 0);
+        },
+      });
+    }
+  }
 }

@@ -228,8 +228,11 @@ export class FaceRig {
     return out;
   }
 
-  /** The mesh of `coeffs` with this portrait's rest seal, blink gains, jaw gain and lip drop, in the reused buffer. */
-  private deformPortrait(coeffs: ArrayLike<number>): Mesh3D {
+  /**
+   * The mesh of `coeffs` with this portrait's rest seal, blink gains, jaw gain and lip drop (the mesh that `landmarks()`
+   * projects), in a buffer owned by the rig and overwritten by the next `deformPortrait`/`landmarks*` call.
+   */
+  deformPortrait(coeffs: ArrayLike<number>): Mesh3D {
     const c = this.coeffs;
     for (let b = 0; b < NUM_RIG_COEFFS; b++) c[b] = finiteOr0(coeffs[b]!);
     c[RIG.lipSeal] = c[RIG.lipSeal]! + this.restSeal;

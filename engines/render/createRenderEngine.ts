@@ -45,6 +45,8 @@ export interface RenderEngine {
   prepare(reference: ReferencePortrait): Promise<void>;
   openSession(referenceId: string, seed: number): FrameRenderer;
   release(referenceId: string): void;
+  /** Counters for metrics, flat name -> value (empty for the warp engine). */
+  counters(): Record<string, number>;
   dispose(): Promise<void>;
 }
 
@@ -80,13 +82,33 @@ async function createNeural(s: RenderEngineSettings): Promise<NeuralRenderer> {
   });
 }
 
-function wrap(name: 'warp' | 'neural', renderer: Renderer, open: (referenceId: string, seed: number) => FrameRenderer): RenderEngine {
+function wrap(
+  name: 'warp' | 'neural',
+  renderer: Renderer,
+  open: (referenceId: string, seed: number) => FrameRenderer,
+  counters: () => Record<string, number> = () => ({}),
+): RenderEngine {
   return {
     name,
     prepare: (ref) => renderer.prepare(ref),
     openSession: open,
     release: (id) => renderer.release(id),
+    counters,
     dispose: () => renderer.dispose(),
+  };
+}
+
+/** The neural engine's counters under the names the server exports. */
+function neuralCounters(neural: NeuralRenderer): Record<string, number> {
+  const { cache, batches } = neural.stats();
+  return {
+    reference_cache_hits: cache.hits,
+    reference_cache_misses: cache.misses,
+    reference_cache_bytes: cache.bytes,
+    reference_cache_evictions: cache.evictions,
+    batches: batches.batches,
+    batch_items: batches.items,
+    batch_dropped: batches.dropped,
   };
 }
 
@@ -103,15 +125,20 @@ export async function createRenderEngine(s: RenderEngineSettings): Promise<Rende
   }
   const neural = await createNeural(s);
   const chunkFrames = s.neural!.chunkFrames;
-  return wrap('neural', neural, (referenceId, seed) => {
-    const stream = neural.openStream(referenceId, { seed });
-    return {
-      chunkFrames,
-      render: (frames) => stream.renderChunk(frames.map(toRequest(referenceId))),
-      reset: () => stream.reset(),
-      close: () => stream.close(),
-    };
-  });
+  return wrap(
+    'neural',
+    neural,
+    (referenceId, seed) => {
+      const stream = neural.openStream(referenceId, { seed });
+      return {
+        chunkFrames,
+        render: (frames) => stream.renderChunk(frames.map(toRequest(referenceId))),
+        reset: () => stream.reset(),
+        close: () => stream.close(),
+      };
+    },
+    () => neuralCounters(neural),
+  );
 }
 
 /** Check at start that the configured renderer can be built (files present, graphs match the contract). */

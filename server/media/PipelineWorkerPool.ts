@@ -31,6 +31,8 @@ interface PoolWorker {
   worker: Worker;
   sessions: Map<string, PipelineHandlers>;
   ready: boolean;
+  /** Latest render engine counters the worker reported. */
+  counters: Record<string, number>;
 }
 
 /** Wait before replacing a worker that died before it was ready (e.g. its renderer could not load). */
@@ -72,6 +74,13 @@ export class PipelineWorkerPool {
         }),
     );
     return Promise.all(each).then(() => undefined);
+  }
+
+  /** Render engine counters summed over the workers (a restarted worker starts from zero). */
+  engineCounters(): Record<string, number> {
+    const sum: Record<string, number> = {};
+    for (const w of this.workers) for (const [k, v] of Object.entries(w.counters)) sum[k] = (sum[k] ?? 0) + v;
+    return sum;
   }
 
   /** Sessions per worker, for stats. */
@@ -119,10 +128,14 @@ export class PipelineWorkerPool {
 
   private start(index: number): PoolWorker {
     const worker = spawnWorker(WORKER_URL, this.settings, { name: `pipeline-${index}` });
-    const pw: PoolWorker = { index, worker, sessions: new Map(), ready: false };
+    const pw: PoolWorker = { index, worker, sessions: new Map(), ready: false, counters: {} };
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') {
         pw.ready = true;
+        return;
+      }
+      if (msg.type === 'engineCounters') {
+        pw.counters = msg.counters;
         return;
       }
       const h = pw.sessions.get(msg.sessionId);

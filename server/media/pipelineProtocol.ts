@@ -58,6 +58,8 @@ export interface WorkerFrame {
 /** Messages from a pipeline worker to the main thread. */
 export type FromWorker =
   | { type: 'ready' }
+  /** The worker's render engine counters (sent every few seconds when it has any). */
+  | { type: 'engineCounters'; counters: Record<string, number> }
   | { type: 'opened'; sessionId: string; lookaheadMs: number; chunkFrames: number }
   | WorkerFrame
   | { type: 'dropped'; sessionId: string; index: number }

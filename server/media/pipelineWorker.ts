@@ -30,6 +30,10 @@ interface WorkerSession {
 const MAX_PENDING_AUDIO_CHUNKS = 250;
 
 const engine = await createRenderEngine(settings.render);
+/** Portraits no session uses, most recent last; beyond IDLE_PORTRAITS the oldest is released. */
+const idlePortraits: string[] = [];
+/** Idle portraits kept prepared, so a caller who reconnects does not pay for preparation (ReferenceNet) again. */
+const IDLE_PORTRAITS = 8;
 const sessions = new Map<string, WorkerSession>();
 /** Sessions in round-robin order for the frame loop. */
 let order: string[] = [];
@@ -52,7 +56,10 @@ function closeSession(id: string): void {
   order = order.filter((x) => x !== id);
   s.encoder.close();
   void s.pipeline?.dispose();
-  if (![...sessions.values()].some((o) => o.referenceId === s.referenceId)) engine.release(s.referenceId);
+  if (![...sessions.values()].some((o) => o.referenceId === s.referenceId)) {
+    idlePortraits.push(s.referenceId);
+    while (idlePortraits.length > IDLE_PORTRAITS) engine.release(idlePortraits.shift()!);
+  }
 }
 
 async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<void> {
@@ -68,6 +75,8 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
   const s: WorkerSession = { id: sessionId, referenceId: reference.id, pipeline: undefined, encoder, queue: [], maxQueue: msg.maxQueueFrames, fps: video.fps, fault: undefined, pendingAudio: [] };
   sessions.set(sessionId, s);
   order.push(sessionId);
+  const idle = idlePortraits.indexOf(reference.id);
+  if (idle >= 0) idlePortraits.splice(idle, 1);
   try {
     const pipeline = await AvatarPipeline.create({
       fps: video.fps,
@@ -199,3 +208,8 @@ port.on('message', (msg: ToWorker) => {
 });
 
 post({ type: 'ready' });
+const ENGINE_COUNTERS_EVERY_MS = 2000;
+setInterval(() => {
+  const counters = engine.counters();
+  if (Object.keys(counters).length > 0) post({ type: 'engineCounters', counters });
+}, ENGINE_COUNTERS_EVERY_MS).unref();

@@ -46,6 +46,21 @@ describe('neural Lmk2Video engine in a live session (tiny generated graphs, CPU 
     const distinct = new Set(decoded.map((d) => d.luma.subarray(0, 512 * 512).reduce((a, b) => (a * 31 + b) >>> 0, 7)));
     assert.ok(distinct.size > 5, `${distinct.size} distinct frames`);
   });
+
+  test('a second session with the same portrait reuses the cached ReferenceNet features (seen in /metrics)', async () => {
+    const client = new AvatarClient({ baseUrl: server.url, audio: await speech48k({ seconds: 3 }), codec: 'both' });
+    await client.connect();
+    await client.waitForConnected();
+    await client.waitForFrames(8, 30_000);
+    await client.close();
+    await new Promise((r) => setTimeout(r, 2500)); // workers report engine counters every 2 s
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^avatar_neural_${name} (\\d+)`, 'm').exec(metrics)?.[1]);
+    assert.equal(value('reference_cache_misses'), 1, 'reference_net ran once for the portrait');
+    assert.ok(value('reference_cache_hits') >= 1, 'the second session hit the cache');
+    assert.ok(value('reference_cache_bytes') > 0);
+    assert.ok(value('batches') > 0);
+  });
 });
 
 test('a graph that breaks the contract stops the server at start, naming the file', async () => {
