@@ -44,6 +44,8 @@ const VP8 = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000,
 
 /** How long a session may take to connect before it is given up, ms. */
 const CONNECT_TIMEOUT_MS = 30_000;
+/** A peer 'disconnected' this long is given up, ms. */
+const DISCONNECT_GRACE_MS = 5_000;
 /** Interval of the idle check and of stats messages, ms. */
 const TICK_MS = 20;
 const STATS_EVERY_MS = 1000;
@@ -118,6 +120,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   private lastAudioAt = now();
   private readonly rtpTimestampBase = Math.floor(Math.random() * 2 ** 31);
   private timers: NodeJS.Timeout[] = [];
+  private disconnectTimer: NodeJS.Timeout | undefined;
   private disposers: (() => void)[] = [];
   private lastStatsAt = 0;
   private readonly s = {
@@ -281,7 +284,16 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.connectedAt = now();
       this.lastAudioAt = now();
     }
-    if (state === 'failed' || state === 'closed' || state === 'disconnected') this.close(`peer ${state}`);
+    if (state === 'failed' || state === 'closed') this.close(`peer ${state}`);
+    // 'disconnected' is often transient (a network blip): give ICE a moment to recover before ending the call.
+    if (state === 'disconnected' && !this.disconnectTimer) {
+      this.disconnectTimer = setTimeout(() => this.close('peer disconnected'), DISCONNECT_GRACE_MS);
+      this.timers.push(this.disconnectTimer);
+    }
+    if (state === 'connected' && this.disconnectTimer) {
+      clearTimeout(this.disconnectTimer);
+      this.disconnectTimer = undefined;
+    }
   }
 
   private onAudioRtp(rtp: RtpPacket): void {
