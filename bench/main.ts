@@ -3,12 +3,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LogMelExtractor } from '../engines/audio/LogMelExtractor.ts';
+import { LogMelExtractor, type SpeechCues } from '../engines/audio/LogMelExtractor.ts';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
 import { Audio2Landmarks } from '../engines/motion/Audio2Landmarks.ts';
+import { CANONICAL_VERTICES } from '../engines/motion/canonicalMesh.ts';
+import { NEUTRAL_POSE } from '../engines/motion/FaceRig.ts';
+import { HeadMotion, type HeadState } from '../engines/motion/HeadMotion.ts';
+import { NUM_RIG_COEFFS, RIG } from '../engines/motion/rigBases.ts';
+import { VisemeModel } from '../engines/motion/VisemeModel.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
-import type { MotionFrame } from '../engines/types.ts';
+import { NUM_LANDMARKS, type HeadPose, type MotionFrame } from '../engines/types.ts';
 import { OpusDecoder, OpusEncoder } from '../server/media/OpusCodec.ts';
 import { Resampler, resampleAll } from '../server/media/Resampler.ts';
 import { VideoEncoder } from '../server/media/VideoEncoder.ts';
@@ -79,6 +84,70 @@ results['motion: audio -> landmarks (per frame)'] = summarize(
   }, 0),
 );
 
+// Motion sub-stages, per video frame, each driven directly on realistic inputs: the log-mel cues of the whole
+// speech clip, and the mouths, head states, meshes and poses that the stages before produce from them
+// (as Audio2Landmarks composes them, on the same fitted rig of the portrait). A video frame is
+// featureRate / FPS cue steps (4 at 100 Hz and 25 fps) of VisemeModel and HeadMotion, then one deform and one projection.
+{
+  const rig = motion.rig;
+  const rate = features.featureRate;
+  const stepsPerFrame = rate / FPS;
+  const cues = new LogMelExtractor().push(speech16k);
+  const steps: { cue: SpeechCues; activity: number; mouth: Float32Array; head: HeadState }[] = [];
+  const visemes = new VisemeModel(rate);
+  const head = new HeadMotion({ stepRate: rate, seed: 1, pxPerCm: rig.pxPerCm });
+  for (const cue of cues) {
+    const s = visemes.push(cue);
+    if (s) steps.push({ cue: s.cue, activity: s.activity, mouth: s.mouth.slice(), head: { ...head.step(s.cue, s.activity) } });
+  }
+  // Frame k samples step floor((k + 1/2) * stepsPerFrame), as Audio2Landmarks does (expression scale 1, no override).
+  const clipFrames = Math.floor((steps.length - stepsPerFrame / 2) / stepsPerFrame);
+  const coeffs: Float32Array[] = [];
+  const poses: HeadPose[] = [];
+  const meshes: Float32Array[] = [];
+  for (let k = 0; k < clipFrames; k++) {
+    const { mouth, head: h } = steps[Math.floor((k + 0.5) * stepsPerFrame)]!;
+    const c = new Float32Array(NUM_RIG_COEFFS);
+    for (let i = 0; i < mouth.length; i++) c[i] = Math.min(1.2, Math.max(0, mouth[i]!));
+    c[RIG.blinkLeft] = h.blinkLeft;
+    c[RIG.blinkRight] = h.blinkRight;
+    c[RIG.browRaise] = h.browRaise;
+    coeffs.push(c);
+    poses.push({ pitchDeg: h.pitchDeg, yawDeg: h.yawDeg, rollDeg: h.rollDeg, tx: h.tx, ty: h.ty, tz: 0 });
+    meshes.push(rig.deformPortrait(c).slice());
+  }
+  // Retargeting offset (reference - neutral projection), as FaceRig keeps it.
+  const base = rig.project(CANONICAL_VERTICES, NEUTRAL_POSE, new Float32Array(NUM_LANDMARKS * 2));
+  for (let i = 0; i < base.length; i++) base[i] = reference.landmarks[i]! - base[i]!;
+
+  // Mesh: cue steps through the viseme model, then the frame's coefficients through the portrait's rig bases.
+  const visemeRun = new VisemeModel(rate);
+  results['motion: mesh (visemes + rig deform)'] = summarize(
+    await timeIt(FRAMES, (i) => {
+      for (let q = 0; q < stepsPerFrame; q++) visemeRun.push(cues[(i * stepsPerFrame + q) % cues.length]!);
+      rig.deformPortrait(coeffs[i % clipFrames]!);
+    }, 0),
+  );
+  // Pose: cue steps through the head motion (Audio2Pose).
+  const headRun = new HeadMotion({ stepRate: rate, seed: 1, pxPerCm: rig.pxPerCm });
+  results['motion: pose (head motion)'] = summarize(
+    await timeIt(FRAMES, (i) => {
+      for (let q = 0; q < stepsPerFrame; q++) {
+        const s = steps[(i * stepsPerFrame + q) % steps.length]!;
+        headRun.step(s.cue, s.activity);
+      }
+    }, 0),
+  );
+  // Projection: the frame's mesh under its pose and the fitted camera, retargeted onto the reference.
+  const projected = new Float32Array(NUM_LANDMARKS * 2);
+  results['motion: projection (pose + camera -> 468 landmarks)'] = summarize(
+    await timeIt(FRAMES, (i) => {
+      rig.project(meshes[i % clipFrames]!, poses[i % clipFrames]!, projected);
+      for (let j = 0; j < projected.length; j++) projected[j] = projected[j]! + base[j]!;
+    }, 0),
+  );
+}
+
 // Render.
 const renderer = new WarpRenderer();
 await renderer.prepare(reference);
@@ -116,6 +185,9 @@ const perVideoFrame =
 
 console.log(`\nPer-stage cost on this machine (${FRAMES} frames, ${FPS} fps, 512x512; one thread)\n`);
 printTable(Object.entries(results).map(([stage, s]) => ({ stage, 'mean ms': s.mean.toFixed(3), 'p50 ms': s.p50.toFixed(3), 'p95 ms': s.p95.toFixed(3), 'max ms': s.max.toFixed(3), n: s.n })));
+const motionParts = ['features: log-mel (per frame)', 'motion: mesh (visemes + rig deform)', 'motion: pose (head motion)', 'motion: projection (pose + camera -> 468 landmarks)'];
+const motionSum = motionParts.reduce((a, k) => a + results[k]!.mean, 0);
+console.log(`\nMotion sub-stages (features + mesh + pose + projection): ${motionSum.toFixed(3)} ms mean per frame; whole motion stage: ${results['motion: audio -> landmarks (per frame)']!.mean.toFixed(3)} ms`);
 console.log(`\nCPU per video frame, H.264 default path: ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
 console.log(`-> about ${Math.floor(budgetMs / perVideoFrame)} sessions per core at ${FPS} fps before WebRTC/SRTP overhead\n`);
 

@@ -23,6 +23,7 @@ import {
 import { RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
 import { PeerTransports } from '../server/media/PeerTransports.ts';
+import { disableDefaultStun } from '../server/media/noDefaultStun.ts';
 
 /** Audio sample rate the client encodes at (Hz). */
 export const AUDIO_RATE_HZ = OPUS_RATE;
@@ -358,6 +359,7 @@ export class AvatarClient {
       this.channel = pc.createDataChannel('control');
       this.channel.onMessage.subscribe((data) => this.onControlMessage(data));
 
+      disableDefaultStun(pc);
       await pc.setLocalDescription(await pc.createOffer());
       this.transports.snapshot();
       await this.waitForGathering(pc);

@@ -3,10 +3,13 @@
  *
  *   npm run loadtest -- --sessions 8 --duration 60 [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]
  *                       [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]
+ *   npm run loadtest -- --soak [--sessions 8] [--duration 3600]     long run, a progress line every 60 s
+ *   npm run loadtest -- --sweep 1,2,4,6,8 --duration 60             one run per session count, a summary row each,
+ *                                                                   and the largest count that keeps >= 24 fps, < 1% drops
  *
- * Without --url it starts the server itself (`node --import tsx server/main.ts --port <free>`), samples
- * its CPU% and RSS from /proc, and stops it at the end. Loopback only; stops by itself after --duration
- * seconds (counted from the first connect), or on Ctrl-C.
+ * Without --url it starts the server itself (`node --import tsx server/main.ts --port <free>`; a fresh one
+ * for each count of a sweep), samples its CPU% and RSS from /proc, and stops it at the end. Loopback only;
+ * stops by itself after --duration seconds (counted from the first connect), or on Ctrl-C.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -31,6 +34,12 @@ const DEFAULT_AUDIO = join(REPO_ROOT, 'assets', 'speech', 'jfk.wav');
 const SERVER_START_TIMEOUT_MS = 60_000;
 const SAMPLE_INTERVAL_MS = 1_000;
 const PROGRESS_INTERVAL_MS = 5_000;
+const SOAK_PROGRESS_INTERVAL_MS = 60_000;
+const SOAK_DEFAULT_DURATION_S = 3600;
+/** A sweep step passes when every session keeps at least this frame rate... */
+const SWEEP_MIN_FPS = 24;
+/** ...and fewer than this share of frames is dropped by the server (%). */
+const SWEEP_MAX_DROP_PCT = 1;
 const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks.
 
 interface Options {
@@ -43,13 +52,17 @@ interface Options {
   reference: string | null;
   config: string | null;
   out: string | null;
+  soak: boolean;
+  /** Session counts to run one after the other; null for a single run of `sessions`. */
+  sweep: number[] | null;
 }
 
 function usage(message?: string): never {
   if (message) console.error(`loadtest: ${message}`);
   console.error(
     'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]\n' +
-      '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]',
+      '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]\n' +
+      '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]',
   );
   process.exit(2);
 }
@@ -61,7 +74,7 @@ function parseOptions(argv: string[]): Options {
       args: argv,
       options: {
         sessions: { type: 'string', default: '1' },
-        duration: { type: 'string', default: '30' },
+        duration: { type: 'string' },
         audio: { type: 'string' },
         url: { type: 'string' },
         codec: { type: 'string', default: 'h264' },
@@ -69,6 +82,8 @@ function parseOptions(argv: string[]): Options {
         reference: { type: 'string' },
         config: { type: 'string' },
         out: { type: 'string' },
+        soak: { type: 'boolean', default: false },
+        sweep: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -87,9 +102,15 @@ function parseOptions(argv: string[]): Options {
   if (!existsSync(audio)) {
     usage(values.audio ? `audio file not found [path:${audio}]` : `no default speech at ${DEFAULT_AUDIO}; pass --audio FILE.wav`);
   }
+  let sweep: number[] | null = null;
+  if (values.sweep !== undefined) {
+    sweep = values.sweep.split(',').map((v) => Math.floor(int('sweep', v.trim(), 1)));
+    if (sweep.length === 0) usage('--sweep needs session counts, e.g. --sweep 1,2,4,6,8');
+  }
+  const soak = values.soak ?? false;
   return {
     sessions: Math.floor(int('sessions', values.sessions, 1)),
-    durationS: int('duration', values.duration, 1),
+    durationS: int('duration', values.duration ?? String(soak ? SOAK_DEFAULT_DURATION_S : 30), 1),
     audio,
     url: values.url ? values.url.replace(/\/+$/, '') : null,
     codec,
@@ -97,6 +118,8 @@ function parseOptions(argv: string[]): Options {
     reference: values.reference ?? null,
     config: values.config ?? null,
     out: values.out ?? null,
+    soak,
+    sweep,
   };
 }
 
@@ -283,7 +306,7 @@ function printTable(rows: string[][]): void {
 }
 
 function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencySummary | null, error: string | null): string[] {
-  if (!s) return [name, ...Array<string>(10).fill('-'), error ?? ''];
+  if (!s) return [name, ...Array<string>(11).fill('-'), error ?? ''];
   return [
     name,
     fmt(s.fps, 1),
@@ -294,6 +317,7 @@ function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencyS
     fmt(s.kbps),
     fmt(latency?.p50),
     fmt(latency?.p95),
+    fmt(latency?.p99),
     fmt(s.firstFrameMs),
     fmt(s.firstFrameAfterIceMs),
     error ?? (s.frames === 0 ? 'no video' : ''),
@@ -302,15 +326,96 @@ function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencyS
 
 // ------------------------------------------------------------------ main
 
-async function main(): Promise<number> {
-  const opts = parseOptions(process.argv.slice(2));
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}.json`);
-  await mkdir(dirname(outPath), { recursive: true });
+/** Server CPU/RSS over one run (samples up to the end of the measured window, before teardown). */
+interface ServerSummary {
+  pid: number;
+  /** Right after the server is ready, before any session (MiB). */
+  rssStartMiB: number | null;
+  /** The sample closest to the middle of the run (MiB). */
+  rssMidMiB: number | null;
+  /** The last sample before the sessions are closed (MiB). */
+  rssEndMiB: number | null;
+  maxRssMiB: number;
+  /** 100% = one core. */
+  meanCpuPct: number;
+  maxCpuPct: number;
+  samples: ProcSample[];
+}
 
-  const audio = await loadSpeech48k(opts.audio);
-  console.log(`loadtest: ${opts.sessions} session(s), ${opts.durationS} s, codec ${opts.codec}, audio ${opts.audio} (${(audio.length / 48000).toFixed(1)} s, looped)`);
+interface Totals {
+  sessions: number;
+  connected: number;
+  failed: number;
+  withVideo: number;
+  meanFps: number;
+  minFps: number | null;
+  frames: number;
+  serverDroppedFrames: number | null;
+  /** dropped / (received + dropped), %. */
+  dropPct: number | null;
+  frameIndexGaps: number;
+  keyframes: number;
+  kbps: number;
+  latency: LatencySummary | null;
+  maxFirstFrameMs: number | null;
+  maxFirstFrameAfterIceMs: number | null;
+}
 
+interface RunOutcome {
+  requested: number;
+  totals: Totals;
+  server: ServerSummary | null;
+  report: Record<string, unknown>;
+  exitCode: number;
+}
+
+/** Ctrl-C: stop the current run (and a sweep) early, still printing what was measured. */
+class StopSignal {
+  requested = false;
+  private wakers = new Set<() => void>();
+  request(): void {
+    this.requested = true;
+    for (const w of this.wakers) w();
+  }
+  sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wakers.delete(done);
+        r();
+      };
+      const t = setTimeout(done, Math.max(0, ms));
+      this.wakers.add(done);
+    });
+  }
+}
+
+function dropPctOf(frames: number, dropped: number | null): number | null {
+  if (dropped === null) return null;
+  const all = frames + dropped;
+  return all > 0 ? (dropped / all) * 100 : 0;
+}
+
+function summarizeServer(pid: number, rssStartMiB: number | null, samples: ProcSample[], runEndMs: number): ServerSummary | null {
+  const window = samples.filter((s) => s.tMs <= runEndMs + SAMPLE_INTERVAL_MS / 2);
+  const use = window.length ? window : samples;
+  if (use.length === 0) return null;
+  const mid = use.reduce((best, s) => (Math.abs(s.tMs - runEndMs / 2) < Math.abs(best.tMs - runEndMs / 2) ? s : best));
+  return {
+    pid,
+    rssStartMiB,
+    rssMidMiB: mid.rssMiB,
+    rssEndMiB: use.at(-1)!.rssMiB,
+    maxRssMiB: Math.max(...use.map((s) => s.rssMiB)),
+    meanCpuPct: round(use.reduce((a, s) => a + s.cpuPct, 0) / use.length, 1),
+    maxCpuPct: Math.max(...use.map((s) => s.cpuPct)),
+    samples,
+  };
+}
+
+/** One load run: `count` sessions for `opts.durationS` seconds against a fresh server (or --url). */
+async function runOnce(opts: Options, count: number, audio: Float32Array, outPath: string, stop: StopSignal): Promise<RunOutcome> {
+  const progressMs = opts.soak ? SOAK_PROGRESS_INTERVAL_MS : PROGRESS_INTERVAL_MS;
   let server: ServerProcess | null = null;
   let baseUrl = opts.url;
   if (!baseUrl) {
@@ -325,6 +430,7 @@ async function main(): Promise<number> {
     usage(`--url must be a loopback address [url:${baseUrl}]`);
   }
 
+  const rssStart = server ? await readTreeUsage(server.child.pid!) : null;
   const t0 = performance.now();
   const sampler = server ? new ProcSampler(server.child.pid!, t0) : null;
   sampler?.start();
@@ -332,32 +438,11 @@ async function main(): Promise<number> {
 
   const clients: AvatarClient[] = [];
   const results: SessionResult[] = [];
-  let stopRequested = false;
-  let wake: (() => void) | null = null;
-  const onSigint = (): void => {
-    console.log('\nloadtest: interrupted, closing sessions');
-    stopRequested = true;
-    wake?.();
-  };
-  process.on('SIGINT', onSigint);
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((r) => {
-      const t = setTimeout(() => {
-        wake = null;
-        r();
-      }, ms);
-      wake = () => {
-        clearTimeout(t);
-        wake = null;
-        r();
-      };
-    });
-
   const deadline = t0 + opts.durationS * 1000;
   const connects: Promise<void>[] = [];
-  let exitCode = 0;
+  let runEndMs = 0;
   try {
-    for (let i = 0; i < opts.sessions && !stopRequested && performance.now() < deadline; i++) {
+    for (let i = 0; i < count && !stop.requested && performance.now() < deadline; i++) {
       const result: SessionResult = { index: i, startedAtMs: Math.round(performance.now() - t0), error: null, retryAfterS: null, stats: null };
       results.push(result);
       const client = new AvatarClient({
@@ -375,27 +460,50 @@ async function main(): Promise<number> {
           console.error(`loadtest: session ${i} failed: ${(error as Error).message}`);
         }),
       );
-      if (i < opts.sessions - 1 && opts.staggerMs > 0) await sleep(Math.min(opts.staggerMs, Math.max(0, deadline - performance.now())));
+      if (i < count - 1 && opts.staggerMs > 0) await stop.sleep(Math.min(opts.staggerMs, Math.max(0, deadline - performance.now())));
     }
     await Promise.all(connects);
 
-    let nextProgress = performance.now() + PROGRESS_INTERVAL_MS;
-    while (!stopRequested && performance.now() < deadline) {
-      await sleep(Math.min(nextProgress, deadline) - performance.now());
-      if (performance.now() >= nextProgress) {
-        nextProgress += PROGRESS_INTERVAL_MS;
-        const all = clients.map((c) => c.getStats());
-        const live = all.filter((s) => s.state === 'connected').length;
-        const frames = all.reduce((a, s) => a + s.frames, 0);
-        const cpu = sampler?.samples.at(-1);
+    let nextProgress = performance.now() + progressMs;
+    // Soak progress lines cover the interval since the previous line.
+    let prevFrames = clients.map((c) => c.getStats().frames);
+    let prevLatencyCount = clients.map((c) => c.latencySamples().length);
+    let prevAt = performance.now();
+    while (!stop.requested && performance.now() < deadline) {
+      await stop.sleep(Math.min(nextProgress, deadline) - performance.now());
+      if (performance.now() < nextProgress) continue;
+      nextProgress += progressMs;
+      const now = performance.now();
+      const all = clients.map((c) => c.getStats());
+      const live = all.filter((s) => s.state === 'connected').length;
+      const frames = all.reduce((a, s) => a + s.frames, 0);
+      const cpu = sampler?.samples.at(-1);
+      if (!opts.soak) {
         console.log(
-          `  t=${fmt((performance.now() - t0) / 1000)} s  connected ${live}/${clients.length}  frames ${frames}` +
+          `  t=${fmt((now - t0) / 1000)} s  connected ${live}/${clients.length}  frames ${frames}` +
             (cpu ? `  server cpu ${cpu.cpuPct}% rss ${cpu.rssMiB} MiB` : ''),
         );
+        continue;
       }
+      const spanS = (now - prevAt) / 1000;
+      const fpsNow = all.map((s, i) => (s.frames - prevFrames[i]!) / spanS);
+      const meanFps = fpsNow.length ? fpsNow.reduce((a, v) => a + v, 0) / fpsNow.length : 0;
+      const recent = summarizeLatency(clients.flatMap((c, i) => c.latencySamples().slice(prevLatencyCount[i]!)));
+      const reported = all.filter((s) => s.serverDroppedFrames !== null);
+      const dropped = reported.length ? reported.reduce((a, s) => a + s.serverDroppedFrames!, 0) : null;
+      const windowSamples = sampler?.samples.filter((x) => x.tMs >= prevAt - t0) ?? [];
+      const cpuMean = windowSamples.length ? windowSamples.reduce((a, x) => a + x.cpuPct, 0) / windowSamples.length : null;
+      console.log(
+        `  t=${fmt((now - t0) / 1000)} s  connected ${live}/${clients.length}  fps ${fmt(meanFps, 1)} (mean/session, last ${fmt(spanS)} s)` +
+          `  frames ${frames}  dropped ${dropped ?? '-'} (${fmt(dropPctOf(frames, dropped), 2)}%)  lat p95 ${fmt(recent?.p95)} ms (last ${fmt(spanS)} s)` +
+          (cpu ? `  server rss ${cpu.rssMiB} MiB cpu ${fmt(cpuMean, 0)}% (mean, last ${fmt(spanS)} s)` : ''),
+      );
+      prevFrames = all.map((s) => s.frames);
+      prevLatencyCount = clients.map((c) => c.latencySamples().length);
+      prevAt = now;
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    runEndMs = performance.now() - t0;
     for (const [i, client] of clients.entries()) results[i]!.stats = client.getStats();
     await Promise.all(clients.map((c) => c.close()));
     sampler?.stop();
@@ -405,7 +513,7 @@ async function main(): Promise<number> {
   const elapsedS = (performance.now() - t0) / 1000;
 
   // Table
-  const header = ['session', 'fps', 'frames', 'dropped', 'idxgap', 'keyfr', 'kbps', 'lat p50', 'lat p95', 'ttff ms', 'ttff-ice', 'note'];
+  const header = ['session', 'fps', 'frames', 'dropped', 'idxgap', 'keyfr', 'kbps', 'lat p50', 'lat p95', 'lat p99', 'ttff ms', 'ttff-ice', 'note'];
   const rows: string[][] = [header];
   for (const [i, r] of results.entries()) {
     const name = `#${i}${r.stats?.sessionId ? ` ${r.stats.sessionId.slice(0, 8)}` : ''}`;
@@ -417,14 +525,17 @@ async function main(): Promise<number> {
   const dropped = ok.some((r) => r.stats!.serverDroppedFrames !== null) ? sum((s) => s.serverDroppedFrames ?? 0) : null;
   const ttffs = ok.map((r) => r.stats!.firstFrameMs).filter((v): v is number => v !== null);
   const ttffIce = ok.map((r) => r.stats!.firstFrameAfterIceMs).filter((v): v is number => v !== null);
-  const totals = {
+  const frames = sum((s) => s.frames);
+  const totals: Totals = {
     sessions: results.length,
     connected: ok.length,
     failed: results.length - ok.length,
     withVideo: ok.filter((r) => r.stats!.frames > 0).length,
     meanFps: ok.length ? sum((s) => s.fps) / ok.length : 0,
-    frames: sum((s) => s.frames),
+    minFps: ok.length ? Math.min(...ok.map((r) => r.stats!.fps)) : null,
+    frames,
     serverDroppedFrames: dropped,
+    dropPct: dropPctOf(frames, dropped),
     frameIndexGaps: sum((s) => s.frameIndexGaps),
     keyframes: sum((s) => s.keyframes),
     kbps: sum((s) => s.kbps),
@@ -436,12 +547,13 @@ async function main(): Promise<number> {
     `total (${ok.length}/${results.length})`,
     fmt(totals.meanFps, 1),
     String(totals.frames),
-    dropped === null ? '-' : String(dropped),
+    dropped === null ? '-' : `${dropped} (${fmt(totals.dropPct, 2)}%)`,
     String(totals.frameIndexGaps),
     String(totals.keyframes),
     fmt(totals.kbps),
     fmt(pooled?.p50),
     fmt(pooled?.p95),
+    fmt(pooled?.p99),
     fmt(totals.maxFirstFrameMs),
     fmt(totals.maxFirstFrameAfterIceMs),
     'fps mean, ttff max',
@@ -449,24 +561,23 @@ async function main(): Promise<number> {
   console.log('');
   printTable(rows);
 
-  const samples = sampler?.samples ?? [];
-  const serverSummary = samples.length
-    ? {
-        pid: server!.child.pid,
-        meanCpuPct: round(samples.reduce((a, s) => a + s.cpuPct, 0) / samples.length, 1),
-        maxCpuPct: Math.max(...samples.map((s) => s.cpuPct)),
-        maxRssMiB: Math.max(...samples.map((s) => s.rssMiB)),
-        lastRssMiB: samples.at(-1)!.rssMiB,
-        samples,
-      }
-    : null;
+  const serverSummary = server ? summarizeServer(server.child.pid!, rssStart ? round(rssStart.rssKiB / 1024, 1) : null, sampler?.samples ?? [], runEndMs) : null;
   const clientCpuPct = round(((clientCpu.user + clientCpu.system) / 1e6 / elapsedS) * 100, 1);
   console.log('');
   if (serverSummary) {
-    console.log(
-      `server: cpu mean ${serverSummary.meanCpuPct}% max ${serverSummary.maxCpuPct}% (100% = one core), ` +
-        `rss max ${serverSummary.maxRssMiB} MiB, last ${serverSummary.lastRssMiB} MiB`,
-    );
+    printTable([
+      ['server', 'rss start', 'rss mid', 'rss end', 'rss max', 'cpu mean', 'cpu max'],
+      [
+        `pid ${serverSummary.pid}`,
+        `${fmt(serverSummary.rssStartMiB)} MiB`,
+        `${fmt(serverSummary.rssMidMiB)} MiB`,
+        `${fmt(serverSummary.rssEndMiB)} MiB`,
+        `${fmt(serverSummary.maxRssMiB)} MiB`,
+        `${fmt(serverSummary.meanCpuPct)}%`,
+        `${fmt(serverSummary.maxCpuPct)}%`,
+      ],
+    ]);
+    console.log('(cpu: 100% = one core, sampled every 1 s while sessions ran)');
   } else {
     console.log('server: external (--url), not sampled');
   }
@@ -475,17 +586,109 @@ async function main(): Promise<number> {
   const report = {
     startedAt: new Date(Date.now() - elapsedS * 1000).toISOString(),
     durationS: round(elapsedS, 2),
-    options: { ...opts, url: baseUrl },
+    options: { ...opts, sessions: count, url: baseUrl },
     totals,
     server: serverSummary,
     client: { cpuPct: clientCpuPct },
     sessions: results,
   };
-  await writeFile(outPath, JSON.stringify(report, null, 2) + '\n');
-  console.log(`report: ${outPath}`);
+  const exitCode = ok.length < results.length || totals.withVideo < ok.length ? 1 : 0;
+  return { requested: count, totals, server: serverSummary, report, exitCode };
+}
 
-  if (ok.length < results.length || totals.withVideo < ok.length) exitCode = 1;
-  return exitCode;
+/** A sweep step passes when every requested session streamed at >= 24 fps with < 1% frames dropped. */
+function sweepPass(run: RunOutcome): boolean {
+  const t = run.totals;
+  return (
+    t.connected === run.requested &&
+    t.withVideo === run.requested &&
+    t.minFps !== null &&
+    t.minFps >= SWEEP_MIN_FPS &&
+    t.dropPct !== null &&
+    t.dropPct < SWEEP_MAX_DROP_PCT
+  );
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}.json`);
+  await mkdir(dirname(outPath), { recursive: true });
+
+  const audio = await loadSpeech48k(opts.audio);
+  const counts = opts.sweep ?? [opts.sessions];
+  console.log(
+    `loadtest: ${opts.sweep ? `sweep ${counts.join(',')} sessions, ${opts.durationS} s each` : `${opts.sessions} session(s), ${opts.durationS} s`}` +
+      `${opts.soak ? ' (soak)' : ''}, codec ${opts.codec}, audio ${opts.audio} (${(audio.length / 48000).toFixed(1)} s, looped)`,
+  );
+
+  const stop = new StopSignal();
+  const onSigint = (): void => {
+    console.log('\nloadtest: interrupted, closing sessions');
+    stop.request();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    if (!opts.sweep) {
+      const run = await runOnce(opts, opts.sessions, audio, outPath, stop);
+      await writeFile(outPath, JSON.stringify(run.report, null, 2) + '\n');
+      console.log(`report: ${outPath}`);
+      return run.exitCode;
+    }
+
+    const runs: RunOutcome[] = [];
+    for (const count of counts) {
+      if (stop.requested) break;
+      console.log(`\n=== sweep: ${count} session(s), ${opts.durationS} s`);
+      runs.push(await runOnce(opts, count, audio, outPath.replace(/\.json$/, '') + `.n${count}.json`, stop));
+    }
+    const rows: string[][] = [
+      ['sessions', 'ok', 'fps mean', 'fps min', 'frames', 'dropped', 'drop %', 'lat p50', 'lat p95', 'lat p99', 'rss start', 'rss mid', 'rss end', 'cpu mean', 'cpu max', 'pass'],
+    ];
+    for (const run of runs) {
+      const t = run.totals;
+      const sv = run.server;
+      rows.push([
+        String(run.requested),
+        `${t.withVideo}/${run.requested}`,
+        fmt(t.meanFps, 1),
+        fmt(t.minFps, 1),
+        String(t.frames),
+        t.serverDroppedFrames === null ? '-' : String(t.serverDroppedFrames),
+        fmt(t.dropPct, 2),
+        fmt(t.latency?.p50),
+        fmt(t.latency?.p95),
+        fmt(t.latency?.p99),
+        fmt(sv?.rssStartMiB),
+        fmt(sv?.rssMidMiB),
+        fmt(sv?.rssEndMiB),
+        sv ? `${fmt(sv.meanCpuPct)}%` : '-',
+        sv ? `${fmt(sv.maxCpuPct)}%` : '-',
+        sweepPass(run) ? 'yes' : 'no',
+      ]);
+    }
+    console.log(`\nsweep summary (${opts.durationS} s each; latency ms, rss MiB, cpu 100% = one core; pass = every session >= ${SWEEP_MIN_FPS} fps and < ${SWEEP_MAX_DROP_PCT}% dropped)`);
+    printTable(rows);
+    const passing = runs.filter(sweepPass).map((r) => r.requested);
+    const largest = passing.length ? Math.max(...passing) : null;
+    const firstFail = runs.find((r) => !sweepPass(r) && largest !== null && r.requested < largest);
+    console.log(
+      `largest session count that keeps >= ${SWEEP_MIN_FPS} fps and < ${SWEEP_MAX_DROP_PCT}% drops: ${largest ?? 'none of those tried'}` +
+        (firstFail ? ` (note: ${firstFail.requested} failed, a noisy machine?)` : ''),
+    );
+    const report = {
+      sweep: counts,
+      durationS: opts.durationS,
+      criteria: { minFps: SWEEP_MIN_FPS, maxDropPct: SWEEP_MAX_DROP_PCT },
+      largestPassing: largest,
+      runs: runs.map((r) => ({ sessions: r.requested, pass: sweepPass(r), ...r.report })),
+    };
+    await writeFile(outPath, JSON.stringify(report, null, 2) + '\n');
+    console.log(`report: ${outPath}`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 main().then(

@@ -20,6 +20,7 @@ import { VideoPacketizer } from '../media/VideoPacketizer.ts';
 import { onKeyframeRequest } from '../media/rtcpFeedback.ts';
 import { PeerTransports } from '../media/PeerTransports.ts';
 import { guardMediaSources } from '../media/mediaSourceGuard.ts';
+import { disableDefaultStun, hasStunServer } from '../media/noDefaultStun.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
@@ -210,7 +211,13 @@ export class Session extends TypedEmitter<SessionEvents> {
     await video.sender.replaceTrack(new MediaStreamTrack({ kind: 'video' }));
     for (const t of pc.getTransceivers()) if (t.kind === 'audio') t.setDirection('recvonly');
 
-    await pc.setLocalDescription(await pc.createAnswer());
+    if (!hasStunServer(this.config.webrtc.iceServers)) disableDefaultStun(pc);
+    try {
+      await pc.setLocalDescription(await pc.createAnswer());
+    } catch (err) {
+      // werift's answer builder throws plain errors on offers it cannot answer (e.g. duplicate or missing mids).
+      throw new BadInputError(`SDP offer could not be answered: ${(err as Error).message}`);
+    }
     this.transports.snapshot();
     await this.waitForGathering();
     const sdp = pc.localDescription?.sdp;

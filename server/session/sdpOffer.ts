@@ -42,6 +42,9 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): Of
     else sections.at(-1)?.lines.push(line);
   }
   if (sections.length === 0) throw new BadInputError('malformed SDP offer: no media sections');
+  const mids = sections.map((sec) => sec.lines.filter((l) => l.startsWith('a=mid:')).map((l) => l.slice(6)));
+  if (mids.some((m) => m.length !== 1)) throw new BadInputError('malformed SDP offer: every m= section needs exactly one a=mid');
+  if (new Set(mids.flat()).size !== mids.length) throw new BadInputError('malformed SDP offer: duplicate a=mid values');
   if (!lines.some((l) => l.startsWith('a=fingerprint:'))) throw new BadInputError('SDP offer has no DTLS fingerprint');
   if (!lines.some((l) => l.startsWith('a=ice-ufrag:'))) throw new BadInputError('SDP offer has no ICE credentials');
 

@@ -3,6 +3,8 @@
  * the media port, malformed and bomb images, malformed and rapid control messages. After every round a
  * healthy session must still be connected and have streamed at the configured frame rate (within 15%),
  * and GET /healthz must answer 200. Replay a failure with FUZZ_SEED=<seed printed in the message>.
+ * No traffic leaves 127.0.0.1: the base offer is gathered without STUN servers and only its loopback
+ * candidates are kept, and no mutation can introduce another candidate address.
  */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -171,13 +173,14 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
     assert.ok(kinds.size >= 20, `variety of datagrams [kinds:${kinds.size}, sendErrors:${sendErrors}]`);
   });
 
-  test('c. truncated, corrupted, bomb, oversized and random images -> 4xx quickly, never 5xx', async () => {
+  test('c. truncated, corrupted, bomb, oversized and random images -> 4xx quickly, never 5xx', async (t) => {
     const png = await readFile(PORTRAIT);
     const jpeg = await sharp(png).jpeg({ quality: 80 }).toBuffer();
     const rng = new Rng(SEED + 2);
     const cases = imageCases(png, jpeg, rng, IMAGE_MAX_BYTES);
     const failures: string[] = [];
     const slow: string[] = [];
+    const accepted: string[] = [];
     await round('images', async () => {
       for (const c of cases) {
         const headers: Record<string, string> = {};
@@ -194,13 +197,16 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
         }
         const text = await res.text();
         const ms = performance.now() - t0;
-        if (![400, 413, 415, 422].includes(res.status)) failures.push(`${c.name}: ${res.status} ${text.slice(0, 200)}`);
+        const ok = [400, 413, 415, 422].includes(res.status) || (c.mayDecode && res.status === 201);
+        if (!ok) failures.push(`${c.name}: ${res.status} ${text.slice(0, 160)}`);
+        else if (res.status === 201) accepted.push(c.name);
         if (ms > 3000) slow.push(`${c.name}: ${Math.round(ms)} ms`);
       }
     });
     serverErrors.push(...failures);
     assert.deepEqual(failures, []);
     assert.deepEqual(slow, [], 'every rejection within 3 s');
+    t.diagnostic(`images: ${cases.length} cases, still-decodable ones accepted: ${accepted.join(', ') || 'none'}`);
   });
 
   test('d. oversized, malformed and rapid control messages on the data channel', async (t) => {
@@ -222,12 +228,12 @@ describe(`fuzz: a healthy session keeps streaming through bad input [seed:${SEED
         send(c.data);
         await sleep(5);
       }
-      // Rapid burst: 2000 messages in about 1 s (pose/expression, some garbage, a few clears).
+      // Rapid burst: 2000 messages in about 1 s (pose/expression, some garbage). No `clear` here: each one
+      // legitimately drops the queued frames, which would blur what this round measures.
       for (let batch = 0; batch < 40; batch++) {
         for (let k = 0; k < 50; k++) {
           const n = batch * 50 + k;
-          if (n % 500 === 0) send('{"type":"clear"}');
-          else if (n % 7 === 0) send(rng.bytes(rng.int(1, 64)));
+          if (n % 7 === 0) send(rng.bytes(rng.int(1, 64)));
           else if (n % 2 === 0) send(JSON.stringify({ type: 'pose', yaw: rng.int(-40, 40), pitch: rng.int(-40, 40), roll: rng.int(-40, 40) }));
           else send(JSON.stringify({ type: 'expression', scale: rng.next() * 3 }));
         }

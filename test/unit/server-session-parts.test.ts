@@ -6,8 +6,12 @@ import { LatencyStats } from '../../server/session/LatencyStats.ts';
 import { parseControlMessage } from '../../server/session/controlMessages.ts';
 import { chooseVideoCodec, inspectOffer } from '../../server/session/sdpOffer.ts';
 
-const offer = (media: string) =>
-  ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789012345678901', media, ''].join('\r\n');
+/** An offer around `media` (m= sections); each section gets a=mid:<index> after its m= line. */
+const offer = (media: string) => {
+  let mid = 0;
+  const withMids = media.replace(/^(m=.*)$/gm, (m) => `${m}\r\na=mid:${mid++}`);
+  return ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=fingerprint:sha-256 AA:BB', 'a=ice-ufrag:abcd', 'a=ice-pwd:0123456789012345678901', withMids, ''].join('\r\n');
+};
 const AUDIO = 'm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=sendrecv\r\na=rtpmap:111 opus/48000/2';
 const H264 =
   'm=video 9 UDP/TLS/RTP/SAVPF 102 104\r\na=recvonly\r\na=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\na=rtpmap:104 H264/90000\r\na=fmtp:104 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f';
@@ -58,6 +62,8 @@ test('bad offers are refused with the reason', () => {
   );
   const noFingerprint = offer(`${AUDIO}\r\n${VP8}`).replace('a=fingerprint:sha-256 AA:BB\r\n', '');
   assert.throws(() => inspectOffer(noFingerprint, 65536), /fingerprint/);
+  assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${VP8}`).replace('a=mid:1\r\n', ''), 65536), /exactly one a=mid/);
+  assert.throws(() => inspectOffer(offer(`${AUDIO}\r\n${VP8}`).replace('a=mid:1', 'a=mid:0'), 65536), /duplicate a=mid/);
 });
 
 test('control messages are parsed, clamped and validated', () => {
