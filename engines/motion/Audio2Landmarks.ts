@@ -86,6 +86,8 @@ export class Audio2Landmarks {
   private readonly glideFrom = new Float32Array(NUM_MOUTH_COEFFS);
   private produced = 0; // motion steps available since the last clear
   private samples = 0; // samples received since the last clear
+  private totalSamples = 0; // samples received since the stream start: the media clock
+  private skipSamples = 0; // samples to drop after a clear, up to the next frame boundary
   private originMs = 0; // audio time of the first sample after the last clear
   private glideAtMs = -Infinity;
   private nextIndex = 0;
@@ -115,6 +117,12 @@ export class Audio2Landmarks {
   /** Feed 16 kHz mono samples (NaN/Inf become 0); returns every frame now complete, in index order, each once. */
   push(pcm16k: Float32Array): MotionFrame[] {
     const out: MotionFrame[] = [];
+    this.totalSamples += pcm16k.length;
+    if (this.skipSamples > 0) {
+      const skip = Math.min(this.skipSamples, pcm16k.length);
+      this.skipSamples -= skip;
+      pcm16k = pcm16k.subarray(skip);
+    }
     this.samples += pcm16k.length;
     for (const cue of this.features.push(pcm16k)) {
       const step = this.viseme.push(cue);
@@ -129,12 +137,18 @@ export class Audio2Landmarks {
     return out;
   }
 
-  /** Interrupt: drop buffered audio and history; the mouth glides closed within 100 ms of frames; indices continue. */
+  /**
+   * Interrupt: drop buffered audio and history; the mouth glides closed within 100 ms of frames.
+   * Frame k keeps showing media time [k/fps, (k+1)/fps): indices skip the frames whose audio was dropped.
+   */
   clear(): void {
     this.features.reset();
     this.viseme.reset();
     this.glideFrom.set(this.lastMouth);
+    const mediaMs = (this.totalSamples * 1000) / AUDIO_RATE;
+    this.nextIndex = Math.max(this.nextIndex, Math.ceil(mediaMs / this.frameMs - 1e-9));
     this.originMs = this.nextIndex * this.frameMs;
+    this.skipSamples = Math.round(((this.originMs - mediaMs) * AUDIO_RATE) / 1000);
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;

@@ -88,6 +88,9 @@ export class OnnxMotionStage implements MotionStage {
   private samples = 0;
   private originMs = 0;
   private originIndex = 0;
+  /** Samples pushed since the stream start (the media clock), and new samples to drop after a clear. */
+  private totalSamples = 0;
+  private skipSamples = 0;
   private nextIndex = 0;
   private glideAtMs = -Infinity;
   private readonly glideFromMouth = new Float32Array(NUM_MOUTH_COEFFS);
@@ -144,7 +147,14 @@ export class OnnxMotionStage implements MotionStage {
   /** Feed 16 kHz mono samples (copied now; NaN/Inf -> 0, clipped to [-1, 1]); resolves with the frames now complete. */
   push(pcm16k: Float32Array): Promise<MotionFrame[]> {
     if (this.disposed) return Promise.reject(new Error('motion stage is disposed'));
-    const copy = Float32Array.from(pcm16k);
+    this.totalSamples += pcm16k.length;
+    let input = pcm16k;
+    if (this.skipSamples > 0) {
+      const skip = Math.min(this.skipSamples, input.length);
+      this.skipSamples -= skip;
+      input = input.subarray(skip);
+    }
+    const copy = Float32Array.from(input);
     const gen = this.gen;
     const p = this.tail.then(() => this.process(copy, gen));
     this.tail = p.then(
@@ -165,8 +175,13 @@ export class OnnxMotionStage implements MotionStage {
     this.activity.reset();
     this.glideFromMouth.set(this.lastMouth);
     this.glideFromOffsets.set(this.lastOffsets);
+    // Keep frame k on media time [k/fps, (k+1)/fps): skip the frames whose audio was dropped, and the new
+    // audio up to the next frame boundary.
+    const mediaMs = (this.totalSamples * 1000) / AUDIO_RATE;
+    this.nextIndex = Math.max(this.nextIndex, Math.ceil(mediaMs / this.frameMs - 1e-9));
     this.originIndex = this.nextIndex;
     this.originMs = this.nextIndex * this.frameMs;
+    this.skipSamples = Math.round(((this.originMs - mediaMs) * AUDIO_RATE) / 1000);
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;

@@ -91,14 +91,22 @@ test('each frame is emitted once, in order, exactly when its audio plus lookahea
   assert.equal(next, Math.floor((received / 16 - a.lookaheadMs) / (1000 / FPS)));
 });
 
-test('clear() closes the mouth within 100 ms of frames and indices continue', () => {
+test('clear() closes the mouth within 100 ms of frames and keeps frames on the media clock', () => {
   const a = make();
   const before = run(a, jfk.subarray(0, 16000 * 1.2));
   const last = before[before.length - 1]!;
   assert.ok(last.mouthOpen > 0.3, `mouth should be open before clear (${last.mouthOpen})`);
   a.clear();
   const after = run(a, new Float32Array(8000));
-  assert.equal(after[0]!.index, last.index + 1);
+  // 1.2 s had arrived: frame 30 (1200 ms) is the first after the clear; the frames whose audio was dropped are skipped,
+  // so a clear never shifts later frames off their audio (before, each clear added ~80 ms of latency).
+  assert.equal(after[0]!.index, 1200 / (1000 / FPS));
+  assert.ok(after[0]!.index > last.index);
+  assert.equal(after[0]!.audioTimeMs, 1200);
+  const second = run(a, new Float32Array(16000 * 0.5));
+  a.clear();
+  const third = run(a, new Float32Array(16000 * 0.5));
+  assert.equal(third[0]!.index, Math.ceil((1200 + 500 + 500) / (1000 / FPS)), `after a second clear too (last before it: ${second.at(-1)!.index})`);
   assert.ok(after[0]!.mouthOpen > 0, 'the mouth glides, it does not jump');
   for (const f of after) {
     if (f.audioTimeMs - after[0]!.audioTimeMs >= 100 - 1000 / FPS) {
