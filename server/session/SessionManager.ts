@@ -5,10 +5,13 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { WorkerReference } from '../media/pipelineProtocol.ts';
+import { CapacityEstimator } from './CapacityEstimator.ts';
 import { Session } from './Session.ts';
 
-/** Frames measured before the measured capacity is trusted. */
-const MIN_COST_SAMPLES = 50;
+/** Length of one CPU measurement window, ms. */
+const CPU_WINDOW_MS = 2000;
+/** Sessions younger than this are starting up (encoder init, JIT): windows with them are not used, ms. */
+const WARMUP_MS = 3000;
 
 /** Owns every Session by id; admits new ones up to the configured limit and the measured capacity. */
 export class SessionManager {
@@ -16,16 +19,35 @@ export class SessionManager {
   /** Offers being negotiated count against capacity too. */
   private pending = 0;
   private closed = false;
-  /** Moving average of render + encode time per frame over all sessions, ms. */
-  private frameCostMs = 0;
-  private costSamples = 0;
+  private readonly estimator: CapacityEstimator;
+  private readonly cpuTimer: NodeJS.Timeout;
+  private lastCpu = process.cpuUsage();
+  private lastCpuAt = performance.now();
+  /** Sessions were opened or closed during the current window: it is not steady. */
+  private windowDisturbed = false;
 
   constructor(
     private readonly config: Config,
     private readonly pool: PipelineWorkerPool,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.estimator = new CapacityEstimator(Math.min(config.renderer.workers + 1, availableParallelism()), config.sessions.capacityUtilization);
+    this.cpuTimer = setInterval(() => this.measureCpu(), CPU_WINDOW_MS);
+    this.cpuTimer.unref();
+  }
+
+  /** Feed the estimator one CPU window if the session set was steady and warmed up during it. */
+  private measureCpu(): void {
+    const now = performance.now();
+    const usage = process.cpuUsage(this.lastCpu);
+    const cpuMsPerS = ((usage.user + usage.system) / 1000) * (1000 / (now - this.lastCpuAt));
+    this.lastCpu = process.cpuUsage();
+    this.lastCpuAt = now;
+    const warm = this.list().every((s) => now + performance.timeOrigin - s.createdAt > WARMUP_MS);
+    if (!this.windowDisturbed && this.pending === 0 && warm) this.estimator.sample(cpuMsPerS, this.sessions.size);
+    this.windowDisturbed = false;
+  }
 
   get size(): number {
     return this.sessions.size;
@@ -38,7 +60,7 @@ export class SessionManager {
     if (this.sessions.size + this.pending >= limit) {
       this.metrics.sessionsRejected.inc({ reason: measured ? 'capacity' : 'full' });
       const why = measured
-        ? `measured capacity is ${limit} sessions (render+encode ${this.frameCostMs.toFixed(1)} ms a frame at ${this.config.video.fps} fps)`
+        ? `measured capacity is ${limit} sessions (${Math.round(this.estimator.sessionCostMs)} ms of CPU a second per session)`
         : `session limit ${limit} reached`;
       throw new CapacityError(`server is full: ${why}`, 5);
     }
@@ -56,33 +78,19 @@ export class SessionManager {
     this.sessions.set(session.id, session);
     this.metrics.sessionsAdmitted.inc();
     this.metrics.sessionsActive.set(this.sessions.size);
-    session.on('frame', (f) => this.observeFrameCost(f.renderMs + f.encodeMs));
+    this.windowDisturbed = true;
     session.once('close', () => {
       this.sessions.delete(session.id);
+      this.windowDisturbed = true;
       this.metrics.sessionsActive.set(this.sessions.size);
     });
     return created;
   }
 
-  private observeFrameCost(ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0) return;
-    this.frameCostMs = this.costSamples === 0 ? ms : this.frameCostMs * 0.98 + ms * 0.02;
-    this.costSamples++;
-  }
-
-  /**
-   * Sessions admitted at most: the configured maximum, lowered by what the workers' cores can render and
-   * encode at the frame rate (render+encode time per frame x fps per session <= capacityUtilization of the cores).
-   */
-  capacity(): { limit: number; measured: boolean; frameCostMs: number } {
-    const { sessions, video, renderer } = this.config;
-    const frameCostMs = Math.round(this.frameCostMs * 100) / 100;
-    if (sessions.capacityUtilization <= 0 || this.costSamples < MIN_COST_SAMPLES || this.frameCostMs <= 0) {
-      return { limit: sessions.max, measured: false, frameCostMs };
-    }
-    const cores = Math.min(renderer.workers, availableParallelism());
-    const byCost = Math.max(1, Math.floor((cores * 1000 * sessions.capacityUtilization) / (video.fps * this.frameCostMs)));
-    return byCost < sessions.max ? { limit: byCost, measured: true, frameCostMs } : { limit: sessions.max, measured: false, frameCostMs };
+  /** Sessions admitted at most: `sessions.max`, lowered to what the measured CPU per session fits in the budget. */
+  capacity(): { limit: number; measured: boolean; cpuMsPerSessionS: number } {
+    const { limit, measured } = this.estimator.limit(this.config.sessions.max);
+    return { limit, measured, cpuMsPerSessionS: Math.round(this.estimator.sessionCostMs) };
   }
 
   get(id: string): Session {
@@ -103,6 +111,7 @@ export class SessionManager {
   /** Stop admitting and close every session. */
   closeAll(reason: string): void {
     this.closed = true;
+    clearInterval(this.cpuTimer);
     for (const s of this.list()) s.close(reason);
   }
 }
