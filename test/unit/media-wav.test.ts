@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WavFormatError, decodeWav, encodeWav16, readWav, writeWav16 } from '../../server/media/wav.ts';
 
-const SPEECH = '/work/shared/media/speech';
+const SPEECH = new URL('../../../shared/media/speech', import.meta.url).pathname;
 
 /** Builds a WAV with the given fmt fields around raw little-endian sample bytes. */
 function makeWav(formatCode: number, channels: number, rate: number, bits: number, data: Uint8Array): Uint8Array {
