@@ -114,7 +114,8 @@ export function errorHandler(log: Logger) {
       : err instanceof Error
         ? err.message.split('\n')[0]
         : String(err);
-    if (status >= 500) log.error({ err: message, stack: (err as Error)?.stack, path: req.path }, 'request failed');
+    if (status === 503) log.warn({ status, err: message, path: req.path }, 'request refused: at capacity');
+    else if (status >= 500) log.error({ err: message, stack: (err as Error)?.stack, path: req.path }, 'request failed');
     else log.info({ status, err: message, path: req.path }, 'request rejected');
     if (err instanceof CapacityError) res.setHeader('Retry-After', String(err.retryAfterS));
     if (res.headersSent) return;
