@@ -22,7 +22,8 @@ import {
   bestLagCorrelation, classSignal, countCorrect, frameEnvelopeDb, mean, mouthMeasure, mouthRest, OnsetTiming, pauseMask, pearson,
   THRESHOLDS, type ClassCount,
 } from './scoring.ts';
-import { labelFrames, SCORED_CLASSES, VISEME_CLASSES, type VisemeClass } from './visemes.ts';
+import { signalWindows, stopSegments } from './stops.ts';
+import { labelSegments, SCORED_CLASSES, VISEME_CLASSES, type VisemeClass } from './visemes.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -102,9 +103,11 @@ for (const [text, voice] of combos) {
   const audio = new Float32Array(pcm.length + 2 * pad);
   audio.set(pcm, pad);
   for (let i = 0; i < audio.length; i++) audio[i]! += NOISE * rand();
-  const phonemes = spoken.phonemes.map((p) => ({ name: p.name, sample: Math.round((p.sample * AUDIO_RATE) / spoken.sampleRate) + pad }));
+  // Labels: phoneme events with each stop's label moved over its closure (measured on eSpeak's own clean audio).
+  const segments = stopSegments(spoken.phonemes, signalWindows(spoken.samples, spoken.sampleRate), spoken.sampleRate)
+    .map((g) => ({ cls: g.cls, sample: Math.round((g.sample * AUDIO_RATE) / spoken.sampleRate) + pad }));
   const frames = await runMotion(audio, { fps, reference, ...(engine ? { engine } : {}) });
-  const labels = labelFrames(phonemes, AUDIO_RATE, fps, frames.length, pad + pcm.length);
+  const labels = labelSegments(segments, AUDIO_RATE, fps, frames.length, pad + pcm.length);
   const measures = frames.map((f) => mouthMeasure(f.landmarks, rest));
   countCorrect(labels, measures, counts);
   for (const c of SCORED_CLASSES) {
@@ -117,7 +120,7 @@ for (const [text, voice] of combos) {
     e.n++;
     sums.set(c, e);
   });
-  utterances.push({ text, voice, seconds: audio.length / AUDIO_RATE, frames: frames.length, phonemes: phonemes.length });
+  utterances.push({ text, voice, seconds: audio.length / AUDIO_RATE, frames: frames.length, phonemes: spoken.phonemes.length });
 }
 
 interface ClassRow {
@@ -225,7 +228,7 @@ const report = {
     open: 'inner-lip gap (landmarks 13-14) in units of the rest mouth width (61-291), both scaled by the outer eye-corner distance (33-263); the rig seals the reference lips at rest, so 0 = lips touch',
     width: 'mouth width (61-291) / rest mouth width, both scaled by the outer eye-corner distance',
     thresholds: THRESHOLDS,
-    frameLabel: 'the phoneme sounding at the frame centre (k + 1/2) / fps',
+    frameLabel: 'the label segment at the frame centre (k + 1/2) / fps: the phoneme sounding there, except that each stop (p t k b d g tS dZ) also covers its closure (the silent tail of the preceding phoneme, up to 150 ms, and a voiced stop\'s voice bar); bilabial closure = closed, bilabial release (burst, aspiration) = other; eval/README.md',
     offset: 'peak of the cross-correlation of class onsets (rising edges of the label indicator) with rising edges of the class signal, summed over utterances, parabola-refined; positive = motion late',
     pause: 'frame and 2 frames either side more than 30 dB under the 95th percentile frame level',
   },

@@ -49,18 +49,32 @@ export function phonemeToViseme(name: string): VisemeClass {
   return 'other';
 }
 
+/** A labelled stretch of audio from `sample` (of its audio's own rate) to the next segment's start. */
+export interface LabelSegment {
+  sample: number;
+  cls: VisemeClass;
+}
+
 /**
  * Class of each video frame: the phoneme sounding at the frame's centre ((k + 1/2) / fps s).
  * Audio before the first phoneme and after `totalSamples` is silence; phonemes must be sorted by sample.
  */
 export function labelFrames(phonemes: readonly TimedPhoneme[], sampleRate: number, fps: number, numFrames: number, totalSamples: number): VisemeClass[] {
+  return labelSegments(phonemes.map((p) => ({ sample: p.sample, cls: phonemeToViseme(p.name) })), sampleRate, fps, numFrames, totalSamples);
+}
+
+/**
+ * Class of each video frame: the segment containing the frame's centre ((k + 1/2) / fps s).
+ * Audio before the first segment and after `totalSamples` is silence; segments must be sorted by sample.
+ */
+export function labelSegments(segments: readonly LabelSegment[], sampleRate: number, fps: number, numFrames: number, totalSamples: number): VisemeClass[] {
   if (!(sampleRate > 0) || !(fps > 0)) throw new TypeError(`sampleRate and fps must be > 0 [sampleRate:${sampleRate}, fps:${fps}]`);
   const out: VisemeClass[] = new Array<VisemeClass>(numFrames);
   let p = -1;
   for (let k = 0; k < numFrames; k++) {
     const centre = ((k + 0.5) / fps) * sampleRate;
-    while (p + 1 < phonemes.length && phonemes[p + 1]!.sample <= centre) p++;
-    out[k] = p < 0 || centre >= totalSamples ? 'silence' : phonemeToViseme(phonemes[p]!.name);
+    while (p + 1 < segments.length && segments[p + 1]!.sample <= centre) p++;
+    out[k] = p < 0 || centre >= totalSamples ? 'silence' : segments[p]!.cls;
   }
   return out;
 }
