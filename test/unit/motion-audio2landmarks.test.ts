@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { canonicalLandmarks } from '../helpers/canonicalFace.ts';
 import { decodeWav } from '../../server/media/wav.ts';
 import { readFileSync } from 'node:fs';
 import { Audio2Landmarks, mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
-import { CANONICAL_VERTICES } from '../../engines/motion/canonicalMesh.ts';
 import type { MotionFrame } from '../../engines/types.ts';
 
 const FPS = 25;
@@ -12,15 +12,8 @@ const JFK = new URL('../../assets/speech/jfk.wav', import.meta.url);
 /** Mono samples of a WAV file, through the project's reader. */
 const readWav16 = (url: URL): Float32Array => decodeWav(readFileSync(url)).samples;
 
-/** The frontal canonical face at 20 px/cm, centred in a 512x512 frame. */
-function reference(): Float32Array {
-  const ref = new Float32Array(936);
-  for (let i = 0; i < 468; i++) {
-    ref[2 * i] = 256 + 20 * CANONICAL_VERTICES[3 * i]!;
-    ref[2 * i + 1] = 270 - 20 * CANONICAL_VERTICES[3 * i + 1]!;
-  }
-  return ref;
-}
+/** The frontal canonical face at 20 px/cm in a 512x512 frame. */
+const reference = (): Float32Array => canonicalLandmarks();
 
 function make(seed = 1): Audio2Landmarks {
   return new Audio2Landmarks({ fps: FPS, width: 512, height: 512, referenceLandmarks: reference(), seed });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { canonicalLandmarks } from '../helpers/canonicalFace.ts';
 import { decodeWav } from '../../server/media/wav.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CANONICAL_VERTICES } from '../../engines/motion/canonicalMesh.ts';
 import { createMotionStage, validateMotionModels } from '../../engines/motion/createMotionStage.ts';
 import { EmbeddedMotionStage } from '../../engines/motion/MotionStage.ts';
 import { OnnxAudio2Mesh } from '../../engines/motion/OnnxAudio2Mesh.ts';
@@ -26,14 +26,8 @@ function close(a: Float32Array, b: Float32Array, what: string): void {
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-4 * (1 + Math.abs(b[i]!)), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
 }
 
-function reference(): Float32Array {
-  const ref = new Float32Array(936);
-  for (let i = 0; i < 468; i++) {
-    ref[2 * i] = 256 + 20 * CANONICAL_VERTICES[3 * i]!;
-    ref[2 * i + 1] = 270 - 20 * CANONICAL_VERTICES[3 * i + 1]!;
-  }
-  return ref;
-}
+/** The frontal canonical face at 20 px/cm in a 512x512 frame. */
+const reference = (): Float32Array => canonicalLandmarks();
 
 /** Mono samples of a WAV file, through the project's reader. */
 const readWav16 = (url: URL): Float32Array => decodeWav(readFileSync(url)).samples;

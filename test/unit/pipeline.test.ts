@@ -1,22 +1,18 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { CANONICAL_VERTICES } from '../../engines/motion/canonicalMesh.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
 import { LANDMARK_COLOURS } from '../../engines/render/neural/LandmarkImage.ts';
-import { NUM_LANDMARKS, type MotionFrame, type ReferencePortrait, type RgbaImage } from '../../engines/types.ts';
+import { type MotionFrame, type ReferencePortrait, type RgbaImage } from '../../engines/types.ts';
 import { decodeWav } from '../../server/media/wav.ts';
+import { canonicalLandmarks } from '../helpers/canonicalFace.ts';
 
 const SIZE = 256;
 
 /** A flat grey portrait whose landmarks are the canonical face, front view, 12 px per cm. */
 function canonicalPortrait(): ReferencePortrait {
-  const landmarks = new Float32Array(NUM_LANDMARKS * 2);
-  for (let i = 0; i < NUM_LANDMARKS; i++) {
-    landmarks[2 * i] = SIZE / 2 + CANONICAL_VERTICES[3 * i]! * 12;
-    landmarks[2 * i + 1] = SIZE / 2 - CANONICAL_VERTICES[3 * i + 1]! * 12;
-  }
+  const landmarks = canonicalLandmarks(12, SIZE / 2, SIZE / 2);
   const data = new Uint8Array(SIZE * SIZE * 4).fill(128);
   return { id: 'c'.repeat(64), image: { width: SIZE, height: SIZE, data }, landmarks };
 }
