@@ -7,6 +7,7 @@
 import { LogMelExtractor, type CueFeatureExtractor } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type MotionFrame } from '../types.ts';
 import { FaceRig } from './FaceRig.ts';
+import { resumeAfterClear } from './mediaClock.ts';
 import { HeadMotion, type HeadState } from './HeadMotion.ts';
 import { NUM_MOUTH_COEFFS, NUM_RIG_COEFFS, RIG } from './rigBases.ts';
 import { clamp, smoothstep } from './smoothing.ts';
@@ -145,10 +146,7 @@ export class Audio2Landmarks {
     this.features.reset();
     this.viseme.reset();
     this.glideFrom.set(this.lastMouth);
-    const mediaMs = (this.totalSamples * 1000) / AUDIO_RATE;
-    this.nextIndex = Math.max(this.nextIndex, Math.ceil(mediaMs / this.frameMs - 1e-9));
-    this.originMs = this.nextIndex * this.frameMs;
-    this.skipSamples = Math.round(((this.originMs - mediaMs) * AUDIO_RATE) / 1000);
+    ({ nextIndex: this.nextIndex, originMs: this.originMs, skipSamples: this.skipSamples } = resumeAfterClear(this.totalSamples, this.nextIndex, this.frameMs));
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;

@@ -11,6 +11,7 @@ import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
 import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseOverride } from './Audio2Landmarks.ts';
 import { FaceRig } from './FaceRig.ts';
+import { resumeAfterClear } from './mediaClock.ts';
 import { HeadMotion } from './HeadMotion.ts';
 import type { MotionStage } from './MotionStage.ts';
 import type { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
@@ -175,13 +176,8 @@ export class OnnxMotionStage implements MotionStage {
     this.activity.reset();
     this.glideFromMouth.set(this.lastMouth);
     this.glideFromOffsets.set(this.lastOffsets);
-    // Keep frame k on media time [k/fps, (k+1)/fps): skip the frames whose audio was dropped, and the new
-    // audio up to the next frame boundary.
-    const mediaMs = (this.totalSamples * 1000) / AUDIO_RATE;
-    this.nextIndex = Math.max(this.nextIndex, Math.ceil(mediaMs / this.frameMs - 1e-9));
+    ({ nextIndex: this.nextIndex, originMs: this.originMs, skipSamples: this.skipSamples } = resumeAfterClear(this.totalSamples, this.nextIndex, this.frameMs));
     this.originIndex = this.nextIndex;
-    this.originMs = this.nextIndex * this.frameMs;
-    this.skipSamples = Math.round(((this.originMs - mediaMs) * AUDIO_RATE) / 1000);
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;
