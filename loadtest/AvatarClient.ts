@@ -258,6 +258,7 @@ export class AvatarClient {
   private payloadTypes = new Map<number, string>();
   private videoMime: string | null = null;
   private lastVideoSeq: number | null = null;
+  private videoSsrc: number | null = null;
   private lastFrameArrivalMs: number | null = null;
   private firstFrameArrivalMs: number | null = null;
 
@@ -465,6 +466,13 @@ export class AvatarClient {
     return this.send({ type: 'expression', scale });
   }
 
+  /** Ask the server for a keyframe with an RTCP PLI for the received video stream; false before any video arrived. */
+  requestKeyframe(): boolean {
+    if (this.videoSsrc === null || !this.videoTransceiver) return false;
+    this.videoTransceiver.receiver.sendRtcpPLI(this.videoSsrc).catch(() => undefined);
+    return true;
+  }
+
   /** Sends `durationMs` of encoded silence before resuming the audio where it was. */
   insertSilence(durationMs: number): void {
     if (!(durationMs >= 0)) throw new TypeError(`invalid durationMs [durationMs:${durationMs}]`);
@@ -656,6 +664,7 @@ export class AvatarClient {
 
   private onVideoRtp(rtp: RtpPacket): void {
     const arrivalMs = performance.now();
+    this.videoSsrc = rtp.header.ssrc;
     const c = this.counters;
     c.videoPackets++;
     const seq = rtp.header.sequenceNumber;

@@ -132,3 +132,27 @@ test('ending a call leaves no UDP socket open (werift BUNDLE transports are stop
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(udpPorts(), before);
 });
+
+test('a PLI from the peer gets a keyframe at once (read from the DTLS transport: werift may route PLI to the receiver)', { timeout: 60_000 }, async () => {
+  const server = await startServer(
+    loadConfig(undefined, { server: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' }, reference: { cacheDir: '' }, video: { keyframeIntervalS: 60 } }),
+  );
+  const client = new AvatarClient({ baseUrl: server.url, audio: await speech48k({ seconds: 10 }), codec: 'both', keepFrames: true });
+  try {
+    await client.connect();
+    await client.waitForConnected();
+    await client.waitForFrames(30);
+    const keyframes = () => client.frames.filter((f) => f.keyframe).length;
+    assert.equal(keyframes(), 1, 'only the first frame is a keyframe with a 60 s interval');
+    const before = client.frames.length;
+    assert.ok(client.requestKeyframe());
+    await client.waitForFrames(before + 10);
+    const after = client.frames.slice(before);
+    const first = after.findIndex((f) => f.keyframe);
+    assert.ok(first >= 0 && first <= 5, `a keyframe within 5 frames of the PLI (got index ${first})`);
+    assert.equal(keyframes(), 2);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
