@@ -1,5 +1,5 @@
 import { NUM_LANDMARKS, type ReferencePortrait, type Renderer, type RenderRequest, type RgbaImage } from '../types.ts';
-import { MouthPalette, referenceTeeth, skinTone } from './mouthInterior.ts';
+import { MouthPalette, referenceTeeth, sealedLips, skinTone, type SealedLips } from './mouthInterior.ts';
 import { rasterizeTriangle } from './rasterizeTriangle.ts';
 import { area2, buildWarpMesh, KIND_EYE, KIND_MOUTH, KIND_WARP, type WarpMesh } from './warpMesh.ts';
 
@@ -16,6 +16,12 @@ export interface WarpFrameStats {
 /** Per-portrait state, built once by prepare(). */
 interface PreparedWarp {
   reference: ReferencePortrait;
+  /** What the warp samples: the reference image, with its mouth region blended toward `sealed` as the lips seal. */
+  tex: RgbaImage;
+  /** The reference's mouth region painted as closed lips (undefined when its lips are closed already). */
+  sealed: SealedLips | undefined;
+  /** Seal amount `tex` currently holds, 0 (the reference) .. 1 (sealed lips). */
+  sealApplied: number;
   mesh: WarpMesh;
   /** Destination vertex positions; the anchors (after the 468 landmarks) never change. */
   dstXY: Float32Array;
@@ -34,6 +40,11 @@ interface PreparedWarp {
 }
 
 const EPS_AREA = 1e-3;
+/** Mean lip gap against the reference's below which the lips count as sealing (SEAL_OPEN) and as sealed (SEAL_SHUT). */
+const SEAL_OPEN = 0.45;
+const SEAL_SHUT = 0.15;
+/** Seam between sealed lips: its colour against the lip's. */
+const SEAM_SHADE = 0.78;
 
 /**
  * CPU renderer: warps the reference portrait along the animated landmarks by piecewise-affine
@@ -57,11 +68,12 @@ export class WarpRenderer implements Renderer {
   private readonly attr = new Float64Array(8 * 3); // mouth/eye attributes: value at (ox,oy), d/dx, d/dy
   private readonly vtx = new Float64Array(8 * 3); // the same attributes at the triangle's 3 vertices
   private teethPx = 0;
+  private seal = 0;
   private mouthWidthPx = 1;
   private readonly rgb = new Float32Array(3);
   private readonly copySpan = (y: number, x0: number, x1: number): void => {
-    const w = this.cur.reference.image.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
-    this.out.set(this.cur.reference.image.data.subarray(i0, i1), i0);
+    const w = this.cur.tex.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
+    this.out.set(this.cur.tex.data.subarray(i0, i1), i0);
   };
   private readonly warpSpan = (y: number, x0: number, x1: number): void => this.shadeWarp(y, x0, x1);
   private readonly mouthSpan = (y: number, x0: number, x1: number): void => this.shadeMouth(y, x0, x1);
@@ -81,14 +93,18 @@ export class WarpRenderer implements Renderer {
       refSign[t] = a > EPS_AREA ? 1 : a < -EPS_AREA ? -1 : 0;
     }
     const eyeGapRef = Float32Array.from(mesh.lidUpper, (id, i) => dist(mesh.refXY, id, mesh.lidLower[i]!));
+    const tex: RgbaImage = { width, height, data: Uint8Array.from(data) };
     this.prepared.set(reference.id, {
       reference,
+      tex,
+      sealed: sealedLips(reference.image, mesh),
+      sealApplied: 0,
       mesh,
       dstXY: Float32Array.from(mesh.refXY),
       refSign,
       palette: new MouthPalette(skinTone(reference.image, reference.landmarks), referenceTeeth(reference.image, mesh)),
       gapDst: new Float32Array(mesh.lipUpper.length),
-      gapRef: Float32Array.from(mesh.lipUpper, (id, i) => dist(mesh.refXY, id, mesh.lipLower[i]!)),
+      gapRef: lipGaps(mesh.refXY, mesh.lipUpper, mesh.lipLower, new Float32Array(mesh.lipUpper.length)),
       eyeGapDst: new Float32Array(mesh.lidUpper.length),
       eyeGapRef,
       eyeClosure: new Float32Array(mesh.lidUpper.length),
@@ -186,7 +202,7 @@ export class WarpRenderer implements Renderer {
 
   /** Bilinear sample of the reference at continuous point (u, v) (pixel centres at +0.5), into rgb. */
   private sample(u: number, v: number, dst: Uint8Array, o: number): void {
-    const img = this.cur.reference.image, w = img.width, h = img.height, src = img.data;
+    const img = this.cur.tex, w = img.width, h = img.height, src = img.data;
     let fx = u - 0.5, fy = v - 0.5;
     if (fx < 0) fx = 0; else if (fx > w - 1) fx = w - 1;
     if (fy < 0) fy = 0; else if (fy > h - 1) fy = h - 1;
@@ -212,10 +228,24 @@ export class WarpRenderer implements Renderer {
   /** Per-frame mouth-interior inputs: lip gap per column (destination and reference) and teeth band height. */
   private updateMouth(p: PreparedWarp): void {
     const { lipUpper, lipLower } = p.mesh;
-    for (let i = 0; i < lipUpper.length; i++) p.gapDst[i] = dist(p.dstXY, lipUpper[i]!, lipLower[i]!);
+    lipGaps(p.dstXY, lipUpper, lipLower, p.gapDst);
     const width = dist(p.dstXY, lipUpper[0]!, lipUpper.at(-1)!);
     this.teethPx = 0.09 * width;
     this.mouthWidthPx = Math.max(1, width);
+    // Lips (nearly) sealed over an opening the reference shows: its teeth and dark mouth corners give way to closed lips.
+    let sumDst = 0, sumRef = 0;
+    for (let i = 0; i < lipUpper.length; i++) { sumDst += p.gapDst[i]!; sumRef += p.gapRef[i]!; }
+    const seal = p.sealed && sumRef > 0 ? clamp01((SEAL_OPEN - sumDst / sumRef) / (SEAL_OPEN - SEAL_SHUT)) : 0;
+    this.seal = seal;
+    if (p.sealed && (Math.abs(seal - p.sealApplied) > 1 / 64 || (seal !== p.sealApplied && (seal === 0 || seal === 1)))) {
+      const { x0, y0, w, h, data } = p.sealed, src = p.reference.image.data, dst = p.tex.data, W = p.tex.width;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0, o = ((y0 + y) * W + x0) * 4, k = y * w * 4; x < w; x++, o += 4, k += 4) {
+          for (let c = 0; c < 3; c++) dst[o + c] = src[o + c]! + (data[k + c]! - src[o + c]!) * seal + 0.5;
+        }
+      }
+      p.sealApplied = seal;
+    }
   }
 
   /** Per-frame eye inputs: each lid column's gap and how far it closed against the reference (0 open .. 1 shut). */
@@ -315,9 +345,13 @@ export class WarpRenderer implements Renderer {
       if (gapDst <= gapRef + 0.5) {
         this.sample(this.u0 + this.ux * px + this.uy * py, this.v0 + this.vx * px + this.vy * py, out, o);
         // A gap squeezed well below the reference's shows the shadow between the lips, not a line of squashed teeth.
+        // Sealing, the shadow thins to a seam a little darker than the lips, as faint as the gap is narrower than a pixel.
         const ratio = gapRef > 0.5 ? gapDst / gapRef : 1;
         if (ratio < 0.7) {
-          const q = clamp01((ratio - 0.15) / 0.55), k = 0.3 + 0.7 * q * q * (3 - 2 * q);
+          const q = clamp01((ratio - 0.15) / 0.55), s = this.seal;
+          let k = 0.3 + 0.7 * q * q * (3 - 2 * q);
+          k += (SEAM_SHADE - k) * s;
+          k = 1 - (1 - k) * (1 - s + s * Math.min(1, gapDst));
           out[o] = out[o]! * k; out[o + 1] = out[o + 1]! * k * 0.92; out[o + 2] = out[o + 2]! * k * 0.92;
         }
         continue;
@@ -340,6 +374,23 @@ export class WarpRenderer implements Renderer {
       out[o] = r + 0.5; out[o + 1] = g + 0.5; out[o + 2] = b + 0.5; out[o + 3] = 255;
     }
   }
+}
+
+/**
+ * Lip gap per inner-lip column, px: how far the lower lip lies below the upper across the mouth's
+ * corner-to-corner axis (0 where the lips meet or cross).
+ */
+function lipGaps(xy: Float32Array, upper: number[], lower: number[], out: Float32Array): Float32Array {
+  const a = upper[0]!, b = upper.at(-1)!;
+  let nx = -(xy[2 * b + 1]! - xy[2 * a + 1]!), ny = xy[2 * b]! - xy[2 * a]!;
+  const len = Math.hypot(nx, ny) || 1;
+  nx /= len; ny /= len;
+  if (ny < 0) { nx = -nx; ny = -ny; } // pointing down the image, from the upper lip to the lower
+  for (let i = 0; i < upper.length; i++) {
+    const d = (xy[2 * lower[i]!]! - xy[2 * upper[i]!]!) * nx + (xy[2 * lower[i]! + 1]! - xy[2 * upper[i]! + 1]!) * ny;
+    out[i] = d > 0 ? d : 0;
+  }
+  return out;
 }
 
 function dist(xy: Float32Array, a: number, b: number): number {

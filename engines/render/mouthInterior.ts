@@ -91,3 +91,101 @@ export class MouthPalette {
     for (let c = 0; c < 3; c++) out[c] = (this.cavity[c]! + (this.tongue[c]! - this.cavity[c]!) * w) * cornerShade;
   }
 }
+
+/** Outer lip contour (MediaPipe ids), corner 61 over the upper lip to corner 291, then back along the lower lip. */
+const OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146];
+
+/** The reference's mouth region repainted as closed lips: rows y0.., columns x0.., RGBA, w x h. */
+export interface SealedLips {
+  x0: number;
+  y0: number;
+  w: number;
+  h: number;
+  data: Uint8Array;
+}
+
+function inPolygon(x: number, y: number, xy: ArrayLike<number>, ids: number[]): boolean {
+  let inside = false;
+  for (let i = 0, j = ids.length - 1; i < ids.length; j = i++) {
+    const xi = xy[2 * ids[i]!]!, yi = xy[2 * ids[i]! + 1]!, xj = xy[2 * ids[j]!]!, yj = xy[2 * ids[j]! + 1]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/**
+ * The reference's lips as they look closed: its lip opening (teeth, cavity) and the dark mouth-corner
+ * shadows around it (which reach past the inner-lip landmarks and would otherwise be squeezed into
+ * dark wedges when the lips seal) painted over by diffusing the surrounding lip colour inwards.
+ * Undefined when the reference's lips are closed already.
+ */
+export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undefined {
+  const { lipUpper, lipLower, refXY: xy } = mesh;
+  let maxGap = 0;
+  for (let i = 0; i < lipUpper.length; i++) {
+    maxGap = Math.max(maxGap, Math.hypot(xy[2 * lipLower[i]!]! - xy[2 * lipUpper[i]!]!, xy[2 * lipLower[i]! + 1]! - xy[2 * lipUpper[i]! + 1]!));
+  }
+  if (maxGap < 3) return undefined;
+  const inner = [...lipUpper, ...lipLower.slice(1, -1).reverse()];
+  let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
+  for (const id of OUTER_LIPS) {
+    bx0 = Math.min(bx0, xy[2 * id]!); bx1 = Math.max(bx1, xy[2 * id]!);
+    by0 = Math.min(by0, xy[2 * id + 1]!); by1 = Math.max(by1, xy[2 * id + 1]!);
+  }
+  const pad = Math.ceil(0.06 * (bx1 - bx0)) + 2;
+  const x0 = Math.max(0, Math.floor(bx0) - pad), y0 = Math.max(0, Math.floor(by0) - 2);
+  const x1 = Math.min(image.width, Math.ceil(bx1) + pad), y1 = Math.min(image.height, Math.ceil(by1) + 2);
+  const w = x1 - x0, h = y1 - y0;
+  if (w < 4 || h < 4) return undefined;
+  const src = image.data, W = image.width;
+  const luma = (o: number) => 0.299 * src[o]! + 0.587 * src[o + 1]! + 0.114 * src[o + 2]!;
+  // Lip tone: the brighter half of the lip band (between the inner and outer contours).
+  const lips: number[] = [];
+  const opening = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const px = x0 + x + 0.5, py = y0 + y + 0.5;
+      if (inPolygon(px, py, xy, inner)) opening[y * w + x] = 1;
+      else if (inPolygon(px, py, xy, OUTER_LIPS)) lips.push(luma(((y0 + y) * W + x0 + x) * 4));
+    }
+  }
+  if (lips.length < 20) return undefined;
+  lips.sort((a, b) => a - b);
+  const lipLuma = lips[Math.floor(lips.length * 0.6)]!;
+  // Paint over the opening and every clearly dark pixel of the region (the corner shadows), 1 px dilated.
+  const dark = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) if (opening[y * w + x] || luma(((y0 + y) * W + x0 + x) * 4) < 0.7 * lipLuma) dark[y * w + x] = 1;
+  }
+  const mask = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      let m = 0;
+      for (let dy = -1; dy <= 1 && !m; dy++) for (let dx = -1; dx <= 1; dx++) if (dark[Math.min(h - 1, Math.max(0, y + dy)) * w + Math.min(w - 1, Math.max(0, x + dx))]) { m = 1; break; }
+      // The region's border stays as it is, so the repaint meets the untouched image continuously.
+      if (x === 0 || y === 0 || x === w - 1 || y === h - 1) m = 0;
+      mask[y * w + x] = m;
+    }
+  }
+  const data = new Uint8Array(w * h * 4);
+  const f = new Float32Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = ((y0 + y) * W + x0 + x) * 4, k = y * w + x;
+      for (let c = 0; c < 3; c++) f[3 * k + c] = src[o + c]!;
+    }
+  }
+  // Membrane fill: masked pixels relax to the mean of their 4 neighbours (fixed unmasked ones at the rim).
+  const idx: number[] = [];
+  for (let k = 0; k < w * h; k++) if (mask[k]) idx.push(k);
+  for (let it = 0; it < 300; it++) {
+    for (const k of idx) {
+      for (let c = 0; c < 3; c++) f[3 * k + c] = 0.25 * (f[3 * (k - 1) + c]! + f[3 * (k + 1) + c]! + f[3 * (k - w) + c]! + f[3 * (k + w) + c]!);
+    }
+  }
+  for (let k = 0; k < w * h; k++) {
+    for (let c = 0; c < 3; c++) data[4 * k + c] = f[3 * k + c]! + 0.5;
+    data[4 * k + 3] = 255;
+  }
+  return { x0, y0, w, h, data };
+}

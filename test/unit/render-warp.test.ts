@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { FaceRig, NEUTRAL_POSE } from '../../engines/motion/FaceRig.ts';
+import { NUM_RIG_COEFFS } from '../../engines/motion/rigBases.ts';
 import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
 import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
 
@@ -232,5 +234,25 @@ describe('WarpRenderer', () => {
     assert.deepEqual(frames[0]!.data, ref.image.data);
     assert.notDeepEqual(frames[1]!.data, ref.image.data);
     await assert.rejects(renderer.render([{ referenceId: 'nope', landmarks: ref.landmarks, frameIndex: 0, mouthOpen: 0 }]), /not prepared/);
+  });
+  test('lips sealed at rest over the reference\'s teeth: no dark wedges or black seam at the mouth corners', () => {
+    const lm = new FaceRig(ref.landmarks).landmarks(new Float32Array(NUM_RIG_COEFFS), NEUTRAL_POSE, new Float32Array(468 * 2));
+    const out = render(lm);
+    const luma = (x: number, y: number) => {
+      const o = (y * 512 + x) * 4;
+      return 0.299 * out.data[o]! + 0.587 * out.data[o + 1]! + 0.114 * out.data[o + 2]!;
+    };
+    // Mean luma of the lips around their middle (seam included).
+    const cx = Math.round((lm[2 * 13]! + lm[2 * 14]!) / 2), cy = Math.round((lm[2 * 13 + 1]! + lm[2 * 14 + 1]!) / 2);
+    let sum = 0, n = 0;
+    for (let y = cy - 6; y <= cy + 6; y++) for (let x = cx - 15; x <= cx + 15; x++) { sum += luma(x, y); n++; }
+    const lipMean = sum / n;
+    // Darkest pixel of a box over each corner, reaching from just outside it 10 px along the seam.
+    for (const [id, dir] of [[78, 1], [308, -1]] as const) {
+      const x0 = Math.round(lm[2 * id]!), y0 = Math.round(lm[2 * id + 1]!);
+      let min = 255;
+      for (let y = y0 - 5; y <= y0 + 5; y++) for (let k = -3; k <= 10; k++) min = Math.min(min, luma(x0 + dir * k, y));
+      assert.ok(min >= 0.6 * lipMean, `corner ${id}: darkest ${min.toFixed(0)} vs lip mean ${lipMean.toFixed(0)}`);
+    }
   });
 });
