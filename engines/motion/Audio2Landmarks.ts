@@ -7,7 +7,7 @@
 import { LogMelExtractor, type CueFeatureExtractor } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type MotionFrame } from '../types.ts';
 import { FaceRig } from './FaceRig.ts';
-import { resumeAfterClear } from './mediaClock.ts';
+import { MediaClock } from './mediaClock.ts';
 import { HeadMotion, type HeadState } from './HeadMotion.ts';
 import { NUM_MOUTH_COEFFS, NUM_RIG_COEFFS, RIG } from './rigBases.ts';
 import { clamp, smoothstep } from './smoothing.ts';
@@ -86,9 +86,8 @@ export class Audio2Landmarks {
   private readonly lastMouth = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly glideFrom = new Float32Array(NUM_MOUTH_COEFFS);
   private produced = 0; // motion steps available since the last clear
+  private readonly clock: MediaClock;
   private samples = 0; // samples received since the last clear
-  private totalSamples = 0; // samples received since the stream start: the media clock
-  private skipSamples = 0; // samples to drop after a clear, up to the next frame boundary
   private originMs = 0; // audio time of the first sample after the last clear
   private glideAtMs = -Infinity;
   private nextIndex = 0;
@@ -104,6 +103,7 @@ export class Audio2Landmarks {
     this.width = width;
     this.height = height;
     this.frameMs = 1000 / fps;
+    this.clock = new MediaClock(this.frameMs);
     this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
     this.features = features ?? new LogMelExtractor();
     this.stepMs = 1000 / this.features.featureRate;
@@ -118,12 +118,7 @@ export class Audio2Landmarks {
   /** Feed 16 kHz mono samples (NaN/Inf become 0); returns every frame now complete, in index order, each once. */
   push(pcm16k: Float32Array): MotionFrame[] {
     const out: MotionFrame[] = [];
-    this.totalSamples += pcm16k.length;
-    if (this.skipSamples > 0) {
-      const skip = Math.min(this.skipSamples, pcm16k.length);
-      this.skipSamples -= skip;
-      pcm16k = pcm16k.subarray(skip);
-    }
+    pcm16k = this.clock.admit(pcm16k);
     this.samples += pcm16k.length;
     for (const cue of this.features.push(pcm16k)) {
       const step = this.viseme.push(cue);
@@ -146,7 +141,7 @@ export class Audio2Landmarks {
     this.features.reset();
     this.viseme.reset();
     this.glideFrom.set(this.lastMouth);
-    ({ nextIndex: this.nextIndex, originMs: this.originMs, skipSamples: this.skipSamples } = resumeAfterClear(this.totalSamples, this.nextIndex, this.frameMs));
+    ({ nextIndex: this.nextIndex, originMs: this.originMs } = this.clock.resume(this.nextIndex));
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;

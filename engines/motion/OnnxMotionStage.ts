@@ -11,7 +11,7 @@ import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
 import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseOverride } from './Audio2Landmarks.ts';
 import { FaceRig } from './FaceRig.ts';
-import { resumeAfterClear } from './mediaClock.ts';
+import { MediaClock } from './mediaClock.ts';
 import { HeadMotion } from './HeadMotion.ts';
 import type { MotionStage } from './MotionStage.ts';
 import type { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
@@ -89,9 +89,7 @@ export class OnnxMotionStage implements MotionStage {
   private samples = 0;
   private originMs = 0;
   private originIndex = 0;
-  /** Samples pushed since the stream start (the media clock), and new samples to drop after a clear. */
-  private totalSamples = 0;
-  private skipSamples = 0;
+  private readonly clock: MediaClock;
   private nextIndex = 0;
   private glideAtMs = -Infinity;
   private readonly glideFromMouth = new Float32Array(NUM_MOUTH_COEFFS);
@@ -117,6 +115,7 @@ export class OnnxMotionStage implements MotionStage {
     this.width = width;
     this.height = height;
     this.frameMs = 1000 / fps;
+    this.clock = new MediaClock(this.frameMs);
     this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
     this.features = features === 'logmel' ? null : features;
     this.featureRate = this.features ? this.features.featureRate : this.logmel.featureRate;
@@ -148,14 +147,7 @@ export class OnnxMotionStage implements MotionStage {
   /** Feed 16 kHz mono samples (copied now; NaN/Inf -> 0, clipped to [-1, 1]); resolves with the frames now complete. */
   push(pcm16k: Float32Array): Promise<MotionFrame[]> {
     if (this.disposed) return Promise.reject(new Error('motion stage is disposed'));
-    this.totalSamples += pcm16k.length;
-    let input = pcm16k;
-    if (this.skipSamples > 0) {
-      const skip = Math.min(this.skipSamples, input.length);
-      this.skipSamples -= skip;
-      input = input.subarray(skip);
-    }
-    const copy = Float32Array.from(input);
+    const copy = Float32Array.from(this.clock.admit(pcm16k));
     const gen = this.gen;
     const p = this.tail.then(() => this.process(copy, gen));
     this.tail = p.then(
@@ -176,7 +168,7 @@ export class OnnxMotionStage implements MotionStage {
     this.activity.reset();
     this.glideFromMouth.set(this.lastMouth);
     this.glideFromOffsets.set(this.lastOffsets);
-    ({ nextIndex: this.nextIndex, originMs: this.originMs, skipSamples: this.skipSamples } = resumeAfterClear(this.totalSamples, this.nextIndex, this.frameMs));
+    ({ nextIndex: this.nextIndex, originMs: this.originMs } = this.clock.resume(this.nextIndex));
     this.originIndex = this.nextIndex;
     this.glideAtMs = this.originMs;
     this.samples = 0;

@@ -33,8 +33,4 @@ export class AudioArrivalLog {
     }
     return found;
   }
-
-  clear(): void {
-    this.count = 0;
-  }
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalLandmarks } from '../helpers/canonicalFace.ts';
+import { pushInRandomChunks } from '../helpers/motionStreaming.ts';
 import { decodeWav } from '../../server/media/wav.ts';
 import { readFileSync } from 'node:fs';
 import { Audio2Landmarks, mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
@@ -61,27 +62,10 @@ test('during 1 s of digital silence the mouth is closed and steady', () => {
   assert.ok(Math.max(...o) - Math.min(...o) < 1e-3);
 });
 
-test('each frame is emitted once, in order, exactly when its audio plus lookahead has arrived', () => {
+test('each frame is emitted once, in order, exactly when its audio plus lookahead has arrived', async () => {
   const a = make();
   assert.ok(a.lookaheadMs > 0 && a.lookaheadMs <= 80, `lookahead ${a.lookaheadMs}`);
-  let seed = 5;
-  const rnd = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-  let received = 0;
-  let next = 0;
-  for (let at = 0; at < 48000; ) {
-    const n = 1 + Math.floor(rnd() * 900);
-    const chunk = jfk.subarray(at, at + n);
-    const before = received;
-    received += chunk.length;
-    at += n;
-    for (const f of a.push(chunk)) {
-      assert.equal(f.index, next++);
-      assert.equal(f.audioTimeMs, (f.index * 1000) / FPS);
-      const need = (((f.index + 1) * 1000) / FPS + a.lookaheadMs) * 16;
-      assert.ok(received >= need && before < need, `frame ${f.index} at ${received} samples, needs ${need}`);
-    }
-  }
-  assert.equal(next, Math.floor((received / 16 - a.lookaheadMs) / (1000 / FPS)));
+  await pushInRandomChunks(jfk.subarray(0, 48000), a, FPS);
 });
 
 test('clear() closes the mouth within 100 ms of frames and keeps frames on the media clock', () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalLandmarks } from '../helpers/canonicalFace.ts';
+import { pushInRandomChunks } from '../helpers/motionStreaming.ts';
 import { decodeWav } from '../../server/media/wav.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,6 @@ import { EmbeddedMotionStage } from '../../engines/motion/MotionStage.ts';
 import { OnnxAudio2Mesh } from '../../engines/motion/OnnxAudio2Mesh.ts';
 import { OnnxAudio2Pose } from '../../engines/motion/OnnxAudio2Pose.ts';
 import { GraphBuilder } from '../../engines/onnx/graphBuilder.ts';
-import type { MotionFrame } from '../../engines/types.ts';
 import { buildTinyAudio2Mesh, buildTinyAudio2Pose, tinyAudio2MeshReference, tinyAudio2PoseReference, writeTinyAudioGraphs } from '../../tools/make-audio-test-graphs.ts';
 
 const T = { timeout: 30000 };
@@ -76,24 +76,7 @@ test('the default engine is the embedded stage; a wav2vec + ONNX stage emits eac
   });
   try {
     assert.ok(stage.lookaheadMs > 0 && stage.lookaheadMs <= 80, `lookahead ${stage.lookaheadMs}`);
-    let seed = 5;
-    const rnd = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-    const frames: MotionFrame[] = [];
-    let received = 0;
-    for (let at = 0; at < 48000; ) {
-      const n = 1 + Math.floor(rnd() * 900);
-      const chunk = jfk.subarray(at, at + n);
-      const before = received;
-      received += chunk.length;
-      at += n;
-      for (const f of await stage.push(chunk)) {
-        assert.equal(f.index, frames.length);
-        frames.push(f);
-        const need = (((f.index + 1) * 1000) / FPS + stage.lookaheadMs) * 16;
-        assert.ok(received >= need - 1e-6 && before < need, `frame ${f.index} at ${received} samples, needs ${need}`);
-      }
-    }
-    assert.equal(frames.length, Math.floor((received / 16 - stage.lookaheadMs) / (1000 / FPS)));
+    const { frames, received } = await pushInRandomChunks(jfk.subarray(0, 48000), stage, FPS);
     for (const f of frames) {
       assert.ok(f.landmarks.every(Number.isFinite));
       assert.ok(f.mouthOpen >= 0 && f.mouthOpen <= 1 && f.blink >= 0 && f.blink <= 1);
