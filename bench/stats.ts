@@ -1,3 +1,5 @@
+import { percentileOfSorted } from '../engines/util/percentile.ts';
+
 /** Summary of timing samples, ms. */
 export interface TimingSummary {
   n: number;
@@ -10,7 +12,7 @@ export interface TimingSummary {
 /** Nearest-rank percentiles of `samples` (ms), rounded to 0.001 ms. */
 export function summarize(samples: number[]): TimingSummary {
   const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0;
+  const at = (q: number) => (s.length ? percentileOfSorted(s, q) : 0);
   const r = (v: number) => Math.round(v * 1000) / 1000;
   return { n: s.length, mean: r(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)), p50: r(at(0.5)), p95: r(at(0.95)), max: r(s.at(-1) ?? 0) };
 }

@@ -3,6 +3,7 @@
  * onset timing offsets by cross-correlation, and envelope statistics for real speech.
  */
 import type { Landmarks2D } from '../engines/types.ts';
+import { percentileOfSorted } from '../engines/util/percentile.ts';
 import type { VisemeClass } from './visemes.ts';
 
 /** Landmark ids (MediaPipe face mesh): inner lip midpoints, mouth corners, outer eye corners. */
@@ -252,7 +253,5 @@ export function bestLagCorrelation(a: ArrayLike<number>, b: ArrayLike<number>, m
 
 /** q-quantile (0..1) by nearest rank of a copy of `x`. */
 export function percentile(x: ArrayLike<number>, q: number): number {
-  if (x.length === 0) return Number.NaN;
-  const s = Float64Array.from(x).sort();
-  return s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
+  return percentileOfSorted(Float64Array.from(x).sort(), q);
 }

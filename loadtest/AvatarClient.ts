@@ -23,6 +23,7 @@ import {
 import { RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
 import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
 import { PeerTransports } from '../server/media/PeerTransports.ts';
+import { percentileOfSorted } from '../engines/util/percentile.ts';
 import { disableDefaultStun } from '../server/media/noDefaultStun.ts';
 
 /** Audio sample rate the client encodes at (Hz). */
@@ -185,12 +186,6 @@ function opusSilence(): Buffer {
   return silencePacket;
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
 /** Summarises latency samples (ms); null when there are none. */
 export function summarizeLatency(samples: readonly number[]): LatencySummary | null {
   if (samples.length === 0) return null;
@@ -199,9 +194,9 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary | n
   for (const v of sorted) sum += v;
   return {
     count: sorted.length,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
+    p50: percentileOfSorted(sorted, 0.5),
+    p95: percentileOfSorted(sorted, 0.95),
+    p99: percentileOfSorted(sorted, 0.99),
     max: sorted[sorted.length - 1]!,
     mean: sum / sorted.length,
   };

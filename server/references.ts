@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { sharedFaceLandmarker } from '../engines/face/FaceLandmarker.ts';
-import { isReferenceId, ReferenceCache } from '../engines/face/ReferenceCache.ts';
+import { ReferenceCache } from '../engines/face/ReferenceCache.ts';
 import type { ReferencePortrait } from '../engines/types.ts';
 import type { Config } from './config.ts';
 import { NotFoundError } from './errors.ts';
@@ -54,9 +54,9 @@ export class ReferenceService {
   /** A stored portrait by id ('default' names the configured default). */
   async get(id: string): Promise<ReferencePortrait> {
     if (this.defaultRef && (id === 'default' || id === this.defaultRef.id)) return this.defaultRef;
-    if (!isReferenceId(id)) throw new NotFoundError(`unknown reference "${id.slice(0, 80)}"`);
+    // The cache answers undefined for malformed ids without touching disk.
     const ref = await this.cache.get(id);
-    if (!ref) throw new NotFoundError(`unknown reference "${id}"`);
+    if (!ref) throw new NotFoundError(`unknown reference "${id.slice(0, 80)}"`);
     return ref;
   }
 

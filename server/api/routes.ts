@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { ReferenceRejectedError } from '../../engines/face/ReferenceRejectedError.ts';
 import type { Config } from '../config.ts';
 import { BadInputError, CapacityError, InvalidStateError, NotFoundError, UnsupportedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -28,11 +29,7 @@ export function statusOf(err: unknown): number {
   const e = err as { status?: unknown; statusCode?: unknown; type?: string };
   if (e?.type === 'entity.too.large') return 413;
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return e.status;
-  if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string') {
-    const code = (err as { code: string }).code;
-    if (code === 'too_large') return 413;
-    if (['not_an_image', 'no_face', 'face_too_small'].includes(code)) return 422;
-  }
+  if (err instanceof ReferenceRejectedError) return err.code === 'too_large' ? 413 : 422;
   return 500;
 }
 

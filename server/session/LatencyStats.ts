@@ -1,3 +1,5 @@
+import { percentileOfSorted } from '../../engines/util/percentile.ts';
+
 /** Percentiles over the most recent `capacity` samples (ms), kept in a fixed ring. */
 export class LatencyStats {
   private readonly ring: Float64Array;
@@ -18,7 +20,7 @@ export class LatencyStats {
   summary(): { p50: number; p95: number; p99: number; count: number } {
     if (this.count === 0) return { p50: 0, p95: 0, p99: 0, count: 0 };
     const sorted = this.ring.slice(0, this.count).sort();
-    const at = (q: number) => Math.round(sorted[Math.min(this.count - 1, Math.ceil(q * this.count) - 1)]! * 10) / 10;
+    const at = (q: number) => Math.round(percentileOfSorted(sorted, q) * 10) / 10;
     return { p50: at(0.5), p95: at(0.95), p99: at(0.99), count: this.count };
   }
 }

@@ -499,7 +499,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.pipeline = undefined;
     this.resampler.close();
     this.transports.close().catch((err: Error) => this.log.debug({ err: err.message }, 'peer close failed'));
-    this.log.info({ reason, ...this.stats(), latencyMs: this.latency.summary() }, 'session closed');
+    this.log.info({ reason, ...this.stats() }, 'session closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
