@@ -71,7 +71,7 @@ export class AvatarPipeline {
     return this.motion.push(pcm16k);
   }
 
-  /** Render `chunkFrames` motion frames (fewer only at the end of a stream). */
+  /** Render `chunkFrames` motion frames (fewer only at the end of a stream); images may be reused by the next call. */
   render(frames: readonly MotionFrame[]): Promise<RgbaImage[]> {
     if (this.view === 'landmarks') {
       const { width, height } = this.reference.image;

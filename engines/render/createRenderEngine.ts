@@ -33,6 +33,7 @@ export interface RenderEngineSettings {
 export interface FrameRenderer {
   /** Frames rendered together (1 for warp, K for the neural engine's temporal chunks). */
   readonly chunkFrames: number;
+  /** The images may be reused by the session's next render: copy (or encode) them before calling again. */
   render(frames: readonly MotionFrame[]): Promise<RgbaImage[]>;
   /** Forget temporal context (on `clear`). */
   reset(): void;
@@ -116,12 +117,24 @@ function neuralCounters(neural: NeuralRenderer): Record<string, number> {
 export async function createRenderEngine(s: RenderEngineSettings): Promise<RenderEngine> {
   if (s.engine === 'warp') {
     const warp = new WarpRenderer();
-    return wrap('warp', warp, (referenceId) => ({
-      chunkFrames: 1,
-      render: (frames) => warp.render(frames.map(toRequest(referenceId))),
-      reset: () => {},
-      close: () => {},
-    }));
+    return wrap('warp', warp, (referenceId) => {
+      // Output buffers are the session's own and reused: a new 1 MiB frame per render is ~200 MiB/s of garbage at 8 sessions.
+      const buffers: RgbaImage[] = [];
+      const req = toRequest(referenceId);
+      return {
+        chunkFrames: 1,
+        render: async (frames) =>
+          frames.map((f, i) => {
+            const out = (buffers[i] ??= { width: s.width, height: s.height, data: new Uint8Array(s.width * s.height * 4) });
+            warp.renderInto(req(f), out);
+            return out;
+          }),
+        reset: () => {},
+        close: () => {
+          buffers.length = 0;
+        },
+      };
+    });
   }
   const neural = await createNeural(s);
   const chunkFrames = s.neural!.chunkFrames;
