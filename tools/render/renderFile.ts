@@ -9,9 +9,10 @@ import { ingestReference } from '../../engines/face/ingestReference.ts';
 import { ReferenceRejectedError } from '../../engines/face/ReferenceRejectedError.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
-import { AUDIO_RATE, type MotionFrame, type ReferencePortrait } from '../../engines/types.ts';
+import { AUDIO_RATE, type ReferencePortrait } from '../../engines/types.ts';
 import { resampleAll } from '../../server/media/Resampler.ts';
 import { decodeWav, WavFormatError, type WavAudio } from '../../server/media/wav.ts';
+import { runFrameLoop } from './frameLoop.ts';
 import { MediaFileWriter, type ContainerFormat } from './MediaFileWriter.ts';
 
 /** A problem with what the user gave (file missing, not a WAV, no face...): exit code 3, no stack trace. */
@@ -56,7 +57,6 @@ export interface RenderResult {
   renderMs: number;
 }
 
-const CHUNK = 320; // 20 ms at 16 kHz, as decoded Opus arrives in a session
 const OUTPUT_AUDIO_RATE = 48000;
 const MAX_IMAGE_BYTES = 20 << 20;
 const MAX_IMAGE_PIXELS = 40e6;
@@ -96,23 +96,10 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
     stage('rendering');
     opts.onProgress?.(0, total);
     const started = performance.now();
-    let done = 0;
-    const pending: MotionFrame[] = [];
-    const renderFrames = async (frames: MotionFrame[]): Promise<void> => {
-      pending.push(...frames);
-      while (pending.length >= pipeline.chunkFrames && done < total) {
-        for (const image of await pipeline.render(pending.splice(0, pipeline.chunkFrames))) {
-          if (done >= total) break;
-          await writer.addFrame(image.data);
-          done++;
-          opts.onProgress?.(done, total);
-        }
-      }
-    };
-    for (let at = 0; at < pcm16k.length; at += CHUNK) await renderFrames(await pipeline.pushAudio(pcm16k.subarray(at, at + CHUNK)));
-    // Silence after the end releases the frames held back for the motion stage's lookahead.
-    const silence = new Float32Array(CHUNK);
-    for (let guard = 0; done < total && guard < 10_000; guard++) await renderFrames(await pipeline.pushAudio(silence));
+    const done = await runFrameLoop(pipeline, pcm16k, total, async (image, _motion, index) => {
+      await writer.addFrame(image.data);
+      opts.onProgress?.(index + 1, total);
+    });
     const renderMs = performance.now() - started;
     await pipeline.dispose();
     stage('muxing');
