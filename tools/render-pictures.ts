@@ -1,7 +1,11 @@
-// README pictures: the default portrait rendered by the warp renderer with rig-made landmark sets.
-// `npx tsx tools/render-pictures.ts [--out docs/pictures] [--full DIR]`
+// README pictures: several portraits rendered by the warp renderer with rig-made landmark sets, as a grid
+// (rows: portraits; columns: mouth closed, open vowel, rounded vowel, blink) in docs/pictures/warp-grid.png.
+// `npx tsx tools/render-pictures.ts [--out docs/pictures] [--full DIR] [--corpus ../shared/media/real/portraits]`
+// The corpus portraits are read from the shared folder (the product does not vendor them; pictures rendered from
+// them are fine); missing ones are skipped.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
@@ -11,14 +15,26 @@ import { NUM_RIG_COEFFS, RIG } from '../engines/motion/rigBases.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
 import type { RgbaImage } from '../engines/types.ts';
 
-const { values: args } = parseArgs({ options: { out: { type: 'string', default: 'docs/pictures' }, full: { type: 'string' } } });
-const ROOT = new URL('..', import.meta.url);
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+const { values: args } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'docs/pictures' },
+    full: { type: 'string' },
+    corpus: { type: 'string', default: join(ROOT, '../shared/media/real/portraits') },
+  },
+});
 const SIZE = 512;
-/** Crop around the face shown in the README, px of the 512 frame, and its output size. */
-const CROP_SIDE = 320;
-const OUT_SIDE = 256;
-/** Tile size in the side-by-side strip. */
-const STRIP_SIDE = 192;
+/** Tile side in the grid, px. */
+const TILE = 176;
+
+/** Portraits shown: a photo with closed lips, a smile with teeth, a painting, an illustration, the bundled astronaut. */
+const PORTRAITS: [label: string, path: string][] = [
+  ['photo, closed lips', join(args.corpus!, 'sadtalker_people_0.png')],
+  ['photo, smiling with teeth', join(args.corpus!, 'edtalk_leijun.png')],
+  ['painting', join(args.corpus!, 'liveportrait_s0.jpg')],
+  ['illustration', join(args.corpus!, 'sadtalker_art_3.png')],
+  ['bundled portrait', join(ROOT, 'assets/portraits/astronaut.png')],
+];
 
 /** Named rig coefficient sets (RIG slots), in natural ranges (FaceRig applies the per-portrait gains). */
 const POSES: [name: string, caption: string, coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
@@ -28,54 +44,62 @@ const POSES: [name: string, caption: string, coeffs: Partial<Record<keyof typeof
   ['blink', 'blink (lids meet)', { blinkLeft: 1, blinkRight: 1 }],
 ];
 
-const landmarker = new FaceLandmarker();
-let reference;
-try {
-  const bytes = new Uint8Array(await readFile(new URL('assets/portraits/astronaut.png', ROOT)));
-  reference = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 10 << 20, maxPixels: 25e6, landmarker });
-} finally {
-  await landmarker.close();
-}
-const renderer = new WarpRenderer();
-await renderer.prepare(reference);
-const rig = new FaceRig(reference.landmarks);
-// FaceRig scales blink and jaw per portrait: blink 1 brings this portrait's lids together, jaw 1 opens its lips to
-// about half the mouth width (rig.jawOpenRatio).
-console.log(`blink gains ${rig.blinkGain.map((g) => g.toFixed(2)).join('/')}, jaw gain ${rig.jawGain.toFixed(2)}, lip drop ${rig.lipDropGain.toFixed(2)}, jaw 1 opening ${rig.jawOpenRatio.toFixed(2)}`);
-
-// Crop centred on the face (nose bridge), clamped to the frame.
-const lm = reference.landmarks;
-let cx = 0, cy = 0;
-for (let i = 0; i < 468; i++) { cx += lm[2 * i]!; cy += lm[2 * i + 1]!; }
-cx /= 468; cy /= 468;
-const left = Math.max(0, Math.min(SIZE - CROP_SIDE, Math.round(cx - CROP_SIDE / 2)));
-const top = Math.max(0, Math.min(SIZE - CROP_SIDE, Math.round(cy - CROP_SIDE / 2)));
-
 const outDir = args.out!;
 await mkdir(outDir, { recursive: true });
 if (args.full) await mkdir(args.full, { recursive: true });
-const tiles: Buffer[] = [];
-for (const [name, caption, c] of POSES) {
-  const coeffs = new Float32Array(NUM_RIG_COEFFS);
-  for (const [k, v] of Object.entries(c)) coeffs[RIG[k as keyof typeof RIG]] = v;
-  const landmarks = rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2));
-  const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
-  renderer.renderInto({ referenceId: reference.id, landmarks, frameIndex: 0, mouthOpen: c.jawOpen ?? 0 }, frame);
-  const raw = { raw: { width: SIZE, height: SIZE, channels: 4 as const } };
-  if (args.full) await sharp(frame.data, raw).png().toFile(join(args.full, `${name}.png`));
-  const tile = await sharp(frame.data, raw)
-    .extract({ left, top, width: CROP_SIDE, height: CROP_SIDE })
-    .resize(OUT_SIDE, OUT_SIDE, { kernel: 'lanczos3' })
-    .removeAlpha()
-    .png({ palette: true, quality: 95, effort: 10 })
-    .toBuffer();
-  tiles.push(await sharp(tile).resize(STRIP_SIDE, STRIP_SIDE, { kernel: 'lanczos3' }).toBuffer());
-  await sharp(tile).toFile(join(outDir, `warp-${name}.png`));
-  console.log(`${name}: ${caption} -> ${join(outDir, `warp-${name}.png`)} (${renderer.lastFrame.drawn} triangles, ${renderer.lastFrame.flipped} flipped, ${renderer.lastFrame.collapsed} eye/mouth collapsed)`);
+const landmarker = new FaceLandmarker();
+const renderer = new WarpRenderer();
+const tiles: { input: Buffer; left: number; top: number }[] = [];
+let row = 0;
+try {
+  for (const [label, path] of PORTRAITS) {
+    if (!existsSync(path)) {
+      console.log(`${label}: ${path} not found, skipped`);
+      continue;
+    }
+    const bytes = new Uint8Array(await readFile(path));
+    const reference = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker });
+    await renderer.prepare(reference);
+    const rig = new FaceRig(reference.landmarks);
+    // Square crop around the face (all landmarks, with room), clamped to the frame.
+    const lm = reference.landmarks;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let i = 0; i < 468; i++) {
+      x0 = Math.min(x0, lm[2 * i]!); x1 = Math.max(x1, lm[2 * i]!);
+      y0 = Math.min(y0, lm[2 * i + 1]!); y1 = Math.max(y1, lm[2 * i + 1]!);
+    }
+    const side = Math.min(SIZE, Math.round(1.2 * Math.max(x1 - x0, y1 - y0)));
+    const left = Math.max(0, Math.min(SIZE - side, Math.round((x0 + x1 - side) / 2)));
+    const top = Math.max(0, Math.min(SIZE - side, Math.round((y0 + y1 - side) / 2 + 0.05 * side)));
+    const name = path.split('/').pop()!.replace(/\.[^.]+$/, '');
+    POSES.forEach(([pose, caption, c], col) => {
+      const coeffs = new Float32Array(NUM_RIG_COEFFS);
+      for (const [k, v] of Object.entries(c)) coeffs[RIG[k as keyof typeof RIG]] = v;
+      const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
+      renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: c.jawOpen ?? 0 }, frame);
+      tiles.push({ input: Buffer.from(frame.data), left: col, top: row });
+      if (args.full) void sharp(frame.data, { raw: { width: SIZE, height: SIZE, channels: 4 } }).png().toFile(join(args.full, `${name}-${pose}.png`));
+      console.log(`${label} (${name}) ${pose}: ${caption} (${renderer.lastFrame.drawn} triangles, ${renderer.lastFrame.flipped} flipped)`);
+    });
+    // Crop each of this row's frames.
+    for (const t of tiles.filter((t) => t.top === row)) {
+      t.input = await sharp(t.input, { raw: { width: SIZE, height: SIZE, channels: 4 } })
+        .extract({ left, top, width: side, height: side })
+        .resize(TILE, TILE, { kernel: 'lanczos3' })
+        .removeAlpha()
+        .png()
+        .toBuffer();
+    }
+    renderer.release(reference.id);
+    row++;
+  }
+} finally {
+  await landmarker.close();
+  await renderer.dispose();
 }
-await sharp({ create: { width: STRIP_SIDE * tiles.length, height: STRIP_SIDE, channels: 3, background: { r: 0, g: 0, b: 0 } } })
-  .composite(tiles.map((input, i) => ({ input, left: i * STRIP_SIDE, top: 0 })))
+const gap = 4;
+await sharp({ create: { width: POSES.length * (TILE + gap) - gap, height: row * (TILE + gap) - gap, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+  .composite(tiles.map((t) => ({ input: t.input, left: t.left * (TILE + gap), top: t.top * (TILE + gap) })))
   .png({ palette: true, quality: 95, effort: 10 })
-  .toFile(join(outDir, 'warp-strip.png'));
-console.log(`strip -> ${join(outDir, 'warp-strip.png')}`);
-await renderer.dispose();
+  .toFile(join(outDir, 'warp-grid.png'));
+console.log(`grid (${row} portraits x ${POSES.map((p) => p[0]).join(', ')}) -> ${join(outDir, 'warp-grid.png')}`);

@@ -6,6 +6,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { DetectRequest, WorkerReply } from './faceLandmarkerProtocol.ts';
 
 const MESH_POINTS = 468;
+/** Images are upscaled toward this longest side (by a whole factor up to MAX_UPSCALE) before detection, px. */
+const UPSCALE_TO = 2048;
+const MAX_UPSCALE = 4;
 const port = parentPort!;
 const { humanPath, wasmDir, modelDir } = workerData.data as { humanPath: string; wasmDir: string; modelDir: string };
 
@@ -64,20 +67,25 @@ async function detect(req: DetectRequest): Promise<WorkerReply> {
     rgb[i + 2] = rgba[j + 2]!;
   }
   const tensor = human.tf.tensor3d(rgb, [height, width, 3], 'float32');
+  // Human truncates its landmarks to whole pixels of the image it is given (a closed mouth's inner lips then
+  // collapse onto one row): small images are upscaled first so that the landmarks keep sub-pixel precision.
+  const up = Math.max(1, Math.min(MAX_UPSCALE, Math.floor(UPSCALE_TO / Math.max(width, height))));
+  const input = up > 1 ? human.tf.image.resizeBilinear(tensor, [height * up, width * up], false, true) : tensor;
   try {
-    const result = await human.detect(tensor);
+    const result = await human.detect(input);
     const faces = (result.face as HumanFace[]).filter((f) => f.meshRaw.length >= MESH_POINTS).map((f) => {
       const landmarks = new Float32Array(MESH_POINTS * 2);
-      // meshRaw is normalised to the input size; `mesh` is rounded to whole pixels.
+      // meshRaw is the truncated mesh over the input size: +0.5 input px centres the truncation's error.
       for (let k = 0; k < MESH_POINTS; k++) {
-        landmarks[2 * k] = f.meshRaw[k]![0] * width;
-        landmarks[2 * k + 1] = f.meshRaw[k]![1] * height;
+        landmarks[2 * k] = (f.meshRaw[k]![0] * width * up + 0.5) / up;
+        landmarks[2 * k + 1] = (f.meshRaw[k]![1] * height * up + 0.5) / up;
       }
       const [x, y, w, h] = f.box;
-      return { box: { x, y, width: w, height: h }, score: f.score, landmarks };
+      return { box: { x: x / up, y: y / up, width: w / up, height: h / up }, score: f.score, landmarks };
     });
     return { id: req.id, faces };
   } finally {
+    if (input !== tensor) input.dispose();
     tensor.dispose();
   }
 }

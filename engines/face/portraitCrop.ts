@@ -19,6 +19,8 @@ export interface FramingOptions {
   faceCentreY?: number;
   /** Smallest roll that is straightened, degrees (smaller rolls are left as they are). */
   minRollDeg?: number;
+  /** Most the face may be enlarged beyond faceFraction so that the crop stays inside the source (default 1.35). */
+  maxZoom?: number;
 }
 
 const FOREHEAD = 10;
@@ -34,16 +36,21 @@ function mean(lm: Landmarks2D, ids: number[], axis: 0 | 1): number {
 
 /**
  * Crop that levels the eye line and frames the face (forehead-top to chin = faceFraction of the
- * height, centred between the eyes), shifted to stay inside the source where it fits.
+ * height, centred between the eyes), tightened (up to maxZoom) and shifted to stay inside the source where it can.
  */
 export function framePortrait(lm: Landmarks2D, srcWidth: number, srcHeight: number, opts: FramingOptions): CropTransform {
-  const { width, height, faceFraction = 0.46, faceCentreY = 0.47, minRollDeg = 1 } = opts;
+  const { width, height, faceFraction = 0.46, faceCentreY = 0.47, minRollDeg = 1, maxZoom = 1.35 } = opts;
   const lx = mean(lm, EYE_CORNERS_IMAGE_LEFT, 0), ly = mean(lm, EYE_CORNERS_IMAGE_LEFT, 1);
   const rx = mean(lm, EYE_CORNERS_IMAGE_RIGHT, 0), ry = mean(lm, EYE_CORNERS_IMAGE_RIGHT, 1);
   let roll = Math.atan2(ry - ly, rx - lx);
   if (Math.abs(roll) < (minRollDeg * Math.PI) / 180) roll = 0;
   const faceLen = Math.hypot(lm[2 * CHIN]! - lm[2 * FOREHEAD]!, lm[2 * CHIN + 1]! - lm[2 * FOREHEAD + 1]!);
-  const scale = faceLen / (faceFraction * height); // source px per output px
+  let scale = faceLen / (faceFraction * height); // source px per output px
+  // A levelled (rotated) or large crop that does not fit in the source is tightened around the face, up to
+  // maxZoom, rather than filled from outside the picture (what still lies outside is mirrored by sampleCrop).
+  const cos = Math.abs(Math.cos(roll)), sin = Math.abs(Math.sin(roll));
+  const fit = Math.min(srcWidth / (width * cos + height * sin), srcHeight / (width * sin + height * cos));
+  if (scale > fit) scale = Math.max(fit, scale / maxZoom);
   const a = scale * Math.cos(roll), b = scale * Math.sin(roll);
   // Face centre: between the eyes horizontally, midway forehead-chin vertically (in the levelled frame).
   const cx = (lx + rx) / 2, cy = (lm[2 * FOREHEAD + 1]! + lm[2 * CHIN + 1]!) / 2;

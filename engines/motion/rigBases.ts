@@ -143,8 +143,8 @@ function contactY(x: number): number {
 function jawBasis(): Float32Array {
   const out = new Float32Array(N * 3);
   const theta = (14 * Math.PI) / 180;
-  const hy = 0.7; // hinge axis (along x) in front of the ear, cm
-  const hz = -1.5;
+  const hy = 0; // hinge axis (along x) at the jaw joints, level with the bottom of the nose and deep behind the face, cm
+  const hz = -7; // (a hinge close behind the lips would swing the chin back more than down: sheared lips on a turned face)
   const c = Math.cos(theta);
   const s = Math.sin(theta);
   for (let i = 0; i < N; i++) {
@@ -286,7 +286,18 @@ function browBasis(): Float32Array {
 function lipDropBasis(jaw: Float32Array): Float32Array {
   const core = new Map<number, Vec3>();
   for (const i of LOWER_LIP) core.set(i, [jaw[3 * i]!, jaw[3 * i + 1]!, jaw[3 * i + 2]!]);
-  return extend(core, 1.2, (i) => !UPPER_LIP.has(i) && !CORNERS.includes(i) && py(i) < Y_CORNER);
+  const allow = (i: number): boolean => !UPPER_LIP.has(i) && !CORNERS.includes(i) && py(i) < Y_CORNER;
+  const out = extend(core, 1.2, allow);
+  // The chin comes along with the lip (the lip rides on the jaw): below the lower lip, between the mouth corners,
+  // the skin takes the lip centre's displacement, fading out toward the jaw line's sides, so that a large drop
+  // stretches the cheeks instead of squashing the lower lip into the chin.
+  const c = 14;
+  for (let i = 0; i < N; i++) {
+    if (!allow(i) || LOWER_LIP.has(i)) continue;
+    const w = (1 - smoothstep(0.9 * X_CORNER, X_CORNER + 2.5, Math.abs(px(i)))) * smoothstep(0.6, 1.8, Y_CORNER - py(i));
+    for (let d = 0; d < 3; d++) out[3 * i + d] = out[3 * i + d]! + w * (jaw[3 * c + d]! - out[3 * i + d]!);
+  }
+  return out;
 }
 
 /**

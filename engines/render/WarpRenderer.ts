@@ -1,7 +1,7 @@
 import { NUM_LANDMARKS, type ReferencePortrait, type Renderer, type RenderRequest, type RgbaImage } from '../types.ts';
 import { MouthPalette, referenceTeeth, sealedLips, skinTone, type SealedLips } from './mouthInterior.ts';
 import { rasterizeTriangle } from './rasterizeTriangle.ts';
-import { area2, buildWarpMesh, KIND_EYE, KIND_MOUTH, KIND_WARP, type WarpMesh } from './warpMesh.ts';
+import { area2, buildWarpMesh, KIND_EYE, KIND_MOUTH, KIND_WARP, unfoldFrame, type WarpMesh } from './warpMesh.ts';
 
 /** What one rendered frame needed. */
 export interface WarpFrameStats {
@@ -37,14 +37,23 @@ interface PreparedWarp {
   eyeClosure: Float32Array;
   /** Lash band below the upper lid margin that travels with the lid as it closes, px. */
   lashPx: number;
+  /** Unit vector across the reference's mouth from the lower lip toward the upper (image px). */
+  upX: number;
+  upY: number;
+  /** Scratch of unfoldFrame (2 and 1 per vertex). */
+  unfoldAcc: Float64Array;
+  unfoldCnt: Float64Array;
 }
 
 const EPS_AREA = 1e-3;
 /** Mean lip gap against the reference's below which the lips count as sealing (SEAL_OPEN) and as sealed (SEAL_SHUT). */
 const SEAL_OPEN = 0.45;
 const SEAL_SHUT = 0.15;
-/** Seam between sealed lips: its colour against the lip's. */
-const SEAM_SHADE = 0.78;
+/** Samples per B-spline piece of the inner-lip curves, and samples per curve (11 contour points, one piece each). */
+const CURVE_STEPS = 4;
+const CURVE_POINTS = 11 * CURVE_STEPS + 1;
+/** How far outside the inner lip contour (reference px) the lip colour that edges an open mouth is taken. */
+const LIP_EDGE_PX = 1.5;
 
 /**
  * CPU renderer: warps the reference portrait along the animated landmarks by piecewise-affine
@@ -71,6 +80,12 @@ export class WarpRenderer implements Renderer {
   private seal = 0;
   private mouthWidthPx = 1;
   private readonly rgb = new Float32Array(3);
+  private readonly tmp = new Uint8Array(4);
+  private readonly curve = new Float64Array(2 * CURVE_POINTS * 2);
+  private readonly curveRange = new Int32Array(4);
+  private curveCx = 0;
+  private curveCy = 0;
+  private readonly seamMid = new Float64Array(2 * 11);
   private readonly copySpan = (y: number, x0: number, x1: number): void => {
     const w = this.cur.tex.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
     this.out.set(this.cur.tex.data.subarray(i0, i1), i0);
@@ -109,6 +124,9 @@ export class WarpRenderer implements Renderer {
       eyeGapRef,
       eyeClosure: new Float32Array(mesh.lidUpper.length),
       lashPx: Math.max(1.5, 0.25 * Math.max(...eyeGapRef)),
+      ...mouthUp(mesh.refXY, mesh.lipUpper[0]!, mesh.lipUpper.at(-1)!),
+      unfoldAcc: new Float64Array(mesh.numVertices * 2),
+      unfoldCnt: new Float64Array(mesh.numVertices),
     });
   }
 
@@ -135,7 +153,9 @@ export class WarpRenderer implements Renderer {
     const { mesh, dstXY, refSign } = p;
     const off = mesh.landmarkOffset, lm = req.landmarks;
     for (let i = 0; i < NUM_LANDMARKS * 2; i++) dstXY[i] = lm[i]! + off[i]!;
+    unfoldFrame(mesh, dstXY, refSign, p.unfoldAcc, p.unfoldCnt);
     this.updateMouth(p);
+    this.updateLipCurves(p);
     this.updateEyes(p);
     const refXY = mesh.refXY, tris = mesh.triangles;
     let flipped = 0, collapsed = 0, drawn = 0;
@@ -163,6 +183,7 @@ export class WarpRenderer implements Renderer {
       if (kind === KIND_MOUTH) {
         this.setMouthAttributes(p, a, b, c);
         this.interpolate(8, dArea, ax, ay, bx, by, cx, cy);
+        this.setLipEdges(p, a, b, c);
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.mouthSpan);
       } else if (kind === KIND_EYE && this.setEyeAttributes(p, a, b, c)) {
         this.interpolate(5, dArea, ax, ay, bx, by, cx, cy);
@@ -171,8 +192,47 @@ export class WarpRenderer implements Renderer {
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.warpSpan);
       }
     }
+    if (this.seal > 0) this.drawSeam(p, width, height);
     this.lastFrame = { flipped, collapsed, drawn };
     return this.lastFrame;
+  }
+
+  /**
+   * Lips sealed over the reference's opening meet in a soft, slightly dark line (darkest toward the corners, fading
+   * at their tips), drawn over the contact of the inner lip contours where they touch; it also hides the hard edge
+   * where the upper and lower lip textures meet.
+   */
+  private drawSeam(p: PreparedWarp, width: number, height: number): void {
+    const { lipUpper, lipLower } = p.mesh, xy = p.dstXY, out = this.out, mid = this.seamMid, n = lipUpper.length;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const mx = (mid[2 * i] = (xy[2 * lipUpper[i]!]! + xy[2 * lipLower[i]!]!) / 2);
+      const my = (mid[2 * i + 1] = (xy[2 * lipUpper[i]! + 1]! + xy[2 * lipLower[i]! + 1]!) / 2);
+      x0 = Math.min(x0, mx); x1 = Math.max(x1, mx); y0 = Math.min(y0, my); y1 = Math.max(y1, my);
+    }
+    const xa = Math.max(0, Math.floor(x0 - 2)), xb = Math.min(width - 1, Math.ceil(x1 + 2));
+    const ya = Math.max(0, Math.floor(y0 - 2)), yb = Math.min(height - 1, Math.ceil(y1 + 2));
+    for (let y = ya; y <= yb; y++) {
+      for (let x = xa; x <= xb; x++) {
+        const px = x + 0.5, py = y + 0.5;
+        let best = 4, at = 0;
+        for (let i = 0; i + 1 < n; i++) {
+          const ax = mid[2 * i]!, ay = mid[2 * i + 1]!, dx = mid[2 * i + 2]! - ax, dy = mid[2 * i + 3]! - ay;
+          const len2 = dx * dx + dy * dy;
+          const u = len2 > 0 ? clamp01(((px - ax) * dx + (py - ay) * dy) / len2) : 0;
+          const ex = px - ax - u * dx, ey = py - ay - u * dy, d2 = ex * ex + ey * ey;
+          if (d2 < best) { best = d2; at = i + u; }
+        }
+        if (best >= 4) continue;
+        const col = Math.min(n - 2, Math.floor(at)), f = at - col;
+        const gap = p.gapDst[col]! * (1 - f) + p.gapDst[col + 1]! * f;
+        const e = (2 * at) / (n - 1) - 1;
+        const k = this.seal * clamp01(1.5 - gap) * (0.09 + 0.11 * e * e) * clamp01((1 - Math.abs(e)) * 8) * Math.exp(-best / 2.5);
+        if (k <= 0.004) continue;
+        const o = (y * width + x) * 4;
+        out[o] = out[o]! * (1 - k); out[o + 1] = out[o + 1]! * (1 - 1.1 * k); out[o + 2] = out[o + 2]! * (1 - 1.1 * k);
+      }
+    }
   }
 
   /** Drop a portrait's prepared state. */
@@ -217,12 +277,25 @@ export class WarpRenderer implements Renderer {
     dst[o + 3] = 255;
   }
 
+  /** Plain warp of a span: bilinear sampling with 8-bit integer weights (the hot loop of every frame). */
   private shadeWarp(y: number, x0: number, x1: number): void {
-    const w = this.cur.reference.image.width, out = this.out;
+    const tex = this.cur.tex, w = tex.width, src = tex.data, out = this.out;
+    const maxX = w - 1, maxY = tex.height - 1, row = w * 4;
     const px = x0 + 0.5 - this.ox, py = y + 0.5 - this.oy;
-    let u = this.u0 + this.ux * px + this.uy * py, v = this.v0 + this.vx * px + this.vy * py;
+    // Pixel centres at +0.5: sample coordinates are shifted by half a pixel.
+    let u = this.u0 + this.ux * px + this.uy * py - 0.5, v = this.v0 + this.vx * px + this.vy * py - 0.5;
     const dudx = this.ux, dvdx = this.vx;
-    for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4, u += dudx, v += dvdx) this.sample(u, v, out, o);
+    for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4, u += dudx, v += dvdx) {
+      const fx = u < 0 ? 0 : u > maxX ? maxX : u, fy = v < 0 ? 0 : v > maxY ? maxY : v;
+      const xi = fx | 0, yi = fy | 0;
+      const ax = ((fx - xi) * 256 + 0.5) | 0, ay = ((fy - yi) * 256 + 0.5) | 0;
+      const i00 = (yi * w + xi) * 4, i01 = i00 + (xi < maxX ? 4 : 0), i10 = i00 + (yi < maxY ? row : 0), i11 = i10 + (i01 - i00);
+      const w00 = (256 - ax) * (256 - ay), w01 = ax * (256 - ay), w10 = (256 - ax) * ay, w11 = ax * ay;
+      out[o] = (src[i00]! * w00 + src[i01]! * w01 + src[i10]! * w10 + src[i11]! * w11 + 32768) >> 16;
+      out[o + 1] = (src[i00 + 1]! * w00 + src[i01 + 1]! * w01 + src[i10 + 1]! * w10 + src[i11 + 1]! * w11 + 32768) >> 16;
+      out[o + 2] = (src[i00 + 2]! * w00 + src[i01 + 2]! * w01 + src[i10 + 2]! * w10 + src[i11 + 2]! * w11 + 32768) >> 16;
+      out[o + 3] = 255;
+    }
   }
 
   /** Per-frame mouth-interior inputs: lip gap per column (destination and reference) and teeth band height. */
@@ -230,7 +303,7 @@ export class WarpRenderer implements Renderer {
     const { lipUpper, lipLower } = p.mesh;
     lipGaps(p.dstXY, lipUpper, lipLower, p.gapDst);
     const width = dist(p.dstXY, lipUpper[0]!, lipUpper.at(-1)!);
-    this.teethPx = 0.09 * width;
+    this.teethPx = 0.1 * width;
     this.mouthWidthPx = Math.max(1, width);
     // Lips (nearly) sealed over an opening the reference shows: its teeth and dark mouth corners give way to closed lips.
     let sumDst = 0, sumRef = 0;
@@ -275,6 +348,77 @@ export class WarpRenderer implements Renderer {
       vtx[9 + j] = refXY[2 * up]!; vtx[12 + j] = refXY[2 * up + 1]!; vtx[15 + j] = refXY[2 * lo]!; vtx[18 + j] = refXY[2 * lo + 1]!;
       vtx[21 + j] = col / last;
     }
+  }
+
+  /**
+   * The inner-lip contours of this frame as smooth curves (quadratic B-splines over the 11 contour points, through
+   * the edge midpoints), sampled CURVE_STEPS times per piece, so that an open mouth's outline is round where the
+   * contour polygon has corners, the mouth corners included. Also the mouth's centroid, for which side of a curve
+   * is inside.
+   */
+  private updateLipCurves(p: PreparedWarp): void {
+    const xy = p.dstXY, pts = this.curve;
+    let cx = 0, cy = 0;
+    for (let chain = 0; chain < 2; chain++) {
+      const ids = chain === 0 ? p.mesh.lipUpper : p.mesh.lipLower, other = chain === 0 ? p.mesh.lipLower : p.mesh.lipUpper, n = ids.length;
+      let k = chain * CURVE_POINTS;
+      const put = (x: number, y: number): void => { pts[2 * k] = x; pts[2 * k + 1] = y; k++; };
+      // Control points: the chain, with the other chain's first inner point before and its last after, so the curve
+      // rounds the mouth corners too.
+      const at = (i: number, d: 0 | 1): number => {
+        const id = i < 0 ? other[1]! : i >= n ? other[n - 2]! : ids[i]!;
+        return xy[2 * id + d]!;
+      };
+      for (let i = 0; i < n; i++) {
+        const px = at(i, 0), py = at(i, 1);
+        const ax = (at(i - 1, 0) + px) / 2, ay = (at(i - 1, 1) + py) / 2;
+        const bx = (px + at(i + 1, 0)) / 2, by = (py + at(i + 1, 1)) / 2;
+        for (let s = 0; s < CURVE_STEPS; s++) {
+          const t = s / CURVE_STEPS, u = 1 - t;
+          put(u * u * ax + 2 * u * t * px + t * t * bx, u * u * ay + 2 * u * t * py + t * t * by);
+        }
+        if (i > 0 && i < n - 1) { cx += px; cy += py; }
+        if (i === n - 1) put(bx, by);
+      }
+    }
+    const m = 2 * (p.mesh.lipUpper.length - 2);
+    this.curveCx = cx / m; this.curveCy = cy / m;
+  }
+
+  /** The range of curve samples near this mouth triangle's contour vertices, per chain (empty when none is on it). */
+  private setLipEdges(p: PreparedWarp, a: number, b: number, c: number): void {
+    const { mouthColumn: col, mouthSide: side } = p.mesh, n = p.mesh.lipUpper.length, r = this.curveRange;
+    for (let chain = 0; chain < 2; chain++) {
+      let c0 = n, c1 = -1;
+      for (let j = 0; j < 3; j++) {
+        const v = j === 0 ? a : j === 1 ? b : c, sv = side[v]!;
+        if (chain === 0 ? sv > 0.5 : sv < 0.5) continue;
+        c0 = Math.min(c0, col[v]!); c1 = Math.max(c1, col[v]!);
+      }
+      // Column i's piece runs from sample i * CURVE_STEPS to (i + 1) * CURVE_STEPS; one piece of margin each side.
+      r[2 * chain] = c1 < 0 ? 0 : Math.max(0, (c0 - 1) * CURVE_STEPS);
+      r[2 * chain + 1] = c1 < 0 ? 0 : Math.min(CURVE_POINTS - 1, (c1 + 2) * CURVE_STEPS);
+    }
+  }
+
+  /** Signed distance (px, positive on the mouth's side) from (x, y) to an inner-lip curve near the current triangle. */
+  private lipDistance(chain: number, x: number, y: number): number {
+    const pts = this.curve, k0 = chain * CURVE_POINTS + this.curveRange[2 * chain]!, k1 = chain * CURVE_POINTS + this.curveRange[2 * chain + 1]!;
+    if (k1 <= k0) return 1e9;
+    let best = 1e18, sign = 1;
+    for (let k = k0; k < k1; k++) {
+      const ax = pts[2 * k]!, ay = pts[2 * k + 1]!, dx = pts[2 * k + 2]! - ax, dy = pts[2 * k + 3]! - ay;
+      const len2 = dx * dx + dy * dy;
+      const u = len2 > 0 ? clamp01(((x - ax) * dx + (y - ay) * dy) / len2) : 0;
+      const ex = x - ax - u * dx, ey = y - ay - u * dy, d2 = ex * ex + ey * ey;
+      if (d2 < best) {
+        best = d2;
+        // Inside is the side of the segment's line the mouth's centroid is on.
+        const side = (this.curveCx - ax) * dy - (this.curveCy - ay) * dx, pside = (x - ax) * dy - (y - ay) * dx;
+        sign = side * pside >= 0 ? 1 : -1;
+      }
+    }
+    return sign * Math.sqrt(best);
   }
 
   /**
@@ -335,41 +479,58 @@ export class WarpRenderer implements Renderer {
    * scale and fades into a synthetic cavity with a tongue and, for wide openings, lower-teeth hint.
    */
   private shadeMouth(y: number, x0: number, x1: number): void {
-    const p = this.cur, w = p.reference.image.width, out = this.out, at = this.attr, rgb = this.rgb;
-    const py = y + 0.5 - this.oy, mouthW = this.mouthWidthPx;
+    const p = this.cur, w = p.reference.image.width, out = this.out, at = this.attr, rgb = this.rgb, tmp = this.tmp;
+    const py = y + 0.5 - this.oy, mouthW = this.mouthWidthPx, upX = p.upX, upY = p.upY;
     for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4) {
       const px = x + 0.5 - this.ox;
       const side = at[0]! + at[1]! * px + at[2]! * py;
       const gapDst = at[3]! + at[4]! * px + at[5]! * py;
       const gapRef = at[6]! + at[7]! * px + at[8]! * py;
-      if (gapDst <= gapRef + 0.5) {
+      // How much of the synthetic interior shows: none while the lips are no more apart than in the reference
+      // (its own interior, warped), all from 2 px wider (blended between, so no seam where columns cross over).
+      const synth = clamp01((gapDst - gapRef - 0.5) / 2);
+      if (synth < 1) {
         this.sample(this.u0 + this.ux * px + this.uy * py, this.v0 + this.vx * px + this.vy * py, out, o);
-        // A gap squeezed well below the reference's shows the shadow between the lips, not a line of squashed teeth.
-        // Sealing, the shadow thins to a seam a little darker than the lips, as faint as the gap is narrower than a pixel.
+        // A gap squeezed well below the reference's shows the shadow between the lips, not a line of squashed teeth;
+        // only where the reference has an opening worth hiding (lips that nearly meet show their own seam as it is).
         const ratio = gapRef > 0.5 ? gapDst / gapRef : 1;
-        if (ratio < 0.7) {
-          const q = clamp01((ratio - 0.15) / 0.55), s = this.seal;
-          let k = 0.3 + 0.7 * q * q * (3 - 2 * q);
-          k += (SEAM_SHADE - k) * s;
-          k = 1 - (1 - k) * (1 - s + s * Math.min(1, gapDst));
-          out[o] = out[o]! * k; out[o + 1] = out[o + 1]! * k * 0.92; out[o + 2] = out[o + 2]! * k * 0.92;
+        const depth = p.sealed ? clamp01((gapRef - 1.5) / 3) : 0;
+        if (ratio < 0.7 && depth > 0) {
+          // Sealing, the repainted closed lips show instead, unshaded (drawSeam draws their contact line).
+          const q = clamp01((ratio - 0.15) / 0.55);
+          const a = 0.7 * (1 - q * q * (3 - 2 * q)) * (1 - this.seal) * depth;
+          out[o] = out[o]! * (1 - a); out[o + 1] = out[o + 1]! * (1 - 1.1 * a); out[o + 2] = out[o + 2]! * (1 - 1.1 * a);
         }
-        continue;
+        if (synth <= 0) continue;
       }
       const dUp = side * gapDst, dLow = (1 - side) * gapDst;
       const across = at[21]! + at[22]! * px + at[23]! * py;
       p.palette.shade(dUp, dLow, this.teethPx, across, gapDst / mouthW, rgb);
       let r = rgb[0]!, g = rgb[1]!, b = rgb[2]!;
+      const ux = at[9]! + at[10]! * px + at[11]! * py, uy = at[12]! + at[13]! * px + at[14]! * py;
+      const lx = at[15]! + at[16]! * px + at[17]! * py, ly = at[18]! + at[19]! * px + at[20]! * py;
       // The reference's interior stays attached to the upper lip (teeth belong to the upper jaw),
       // fading out over its last 1.5 px, and as much into shadow toward the corners as the cavity.
       const wt = clamp01((0.9 * gapRef - dUp) / 1.5);
       if (wt > 0) {
         const t = dUp / gapRef;
-        const ux = at[9]! + at[10]! * px + at[11]! * py, uy = at[12]! + at[13]! * px + at[14]! * py;
-        const lx = at[15]! + at[16]! * px + at[17]! * py, ly = at[18]! + at[19]! * px + at[20]! * py;
-        this.sample(ux + (lx - ux) * t, uy + (ly - uy) * t, out, o);
+        this.sample(ux + (lx - ux) * t, uy + (ly - uy) * t, tmp, 0);
         const e = 2 * across - 1, shade = 1 - 0.5 * e * e * e * e;
-        r += (out[o]! * shade - r) * wt; g += (out[o + 1]! * shade - g) * wt; b += (out[o + 2]! * shade - b) * wt;
+        r += (tmp[0]! * shade - r) * wt; g += (tmp[1]! * shade - g) * wt; b += (tmp[2]! * shade - b) * wt;
+      }
+      // Anti-aliased, rounded lip edges: the interior starts at the smooth inner-lip curve (inside the contour polygon,
+      // so the lip colour, from the reference just outside its inner contour, fills the polygon's corners) and blends
+      // in over about a pixel.
+      const aUp = dUp > 8 ? 1 : clamp01((this.lipDistance(0, x + 0.5, y + 0.5) + 0.2) / 1.2);
+      const aLow = dLow > 8 ? 1 : clamp01((this.lipDistance(1, x + 0.5, y + 0.5) + 0.2) / 1.2);
+      if (aUp < 1 || aLow < 1) {
+        if (aUp <= aLow) this.sample(ux + upX * LIP_EDGE_PX, uy + upY * LIP_EDGE_PX, tmp, 0);
+        else this.sample(lx - upX * LIP_EDGE_PX, ly - upY * LIP_EDGE_PX, tmp, 0);
+        const a = Math.min(aUp, aLow);
+        r = tmp[0]! + (r - tmp[0]!) * a; g = tmp[1]! + (g - tmp[1]!) * a; b = tmp[2]! + (b - tmp[2]!) * a;
+      }
+      if (synth < 1) {
+        r = out[o]! + (r - out[o]!) * synth; g = out[o + 1]! + (g - out[o + 1]!) * synth; b = out[o + 2]! + (b - out[o + 2]!) * synth;
       }
       out[o] = r + 0.5; out[o + 1] = g + 0.5; out[o + 2] = b + 0.5; out[o + 3] = 255;
     }
@@ -391,6 +552,14 @@ function lipGaps(xy: Float32Array, upper: number[], lower: number[], out: Float3
     out[i] = d > 0 ? d : 0;
   }
   return out;
+}
+
+/** Unit normal of the corner-to-corner axis pointing up the image (from the lower lip to the upper). */
+function mouthUp(xy: Float32Array, a: number, b: number): { upX: number; upY: number } {
+  let nx = -(xy[2 * b + 1]! - xy[2 * a + 1]!), ny = xy[2 * b]! - xy[2 * a]!;
+  const len = Math.hypot(nx, ny) || 1;
+  nx /= len; ny /= len;
+  return ny > 0 ? { upX: -nx, upY: -ny } : { upX: nx, upY: ny };
 }
 
 function dist(xy: Float32Array, a: number, b: number): number {

@@ -46,6 +46,9 @@ export function referenceTeeth(image: RgbaImage, mesh: WarpMesh): [number, numbe
   return top[top.length - 1]![0] > 120 && Math.max(...teeth) - Math.min(...teeth) < 60 ? teeth : undefined;
 }
 
+/** Upper teeth shown across the mouth's middle, corner to corner (about 10, the first molars hidden in the corners). */
+const TEETH_ACROSS = 5.2;
+
 /** Colours of the synthetic mouth interior, derived once per portrait from its skin tone. */
 export class MouthPalette {
   /** Upper-teeth colour, RGB. */
@@ -57,43 +60,75 @@ export class MouthPalette {
   /** skin: mean skin RGB; teeth: the reference's own teeth colour when it shows them. */
   constructor(skin: [number, number, number], teeth?: [number, number, number]) {
     const luma = 0.299 * skin[0] + 0.587 * skin[1] + 0.114 * skin[2];
-    const light = Math.min(1.05, Math.max(0.5, luma / 160)); // teeth in shade of a dark face are darker too
-    this.teeth = Float32Array.from(teeth ?? [232 * light, 226 * light, 214 * light]);
-    this.cavity = Float32Array.from([skin[0] * 0.22, skin[1] * 0.1, skin[2] * 0.1]);
-    this.tongue = Float32Array.from([skin[0] * 0.55, skin[1] * 0.28, skin[2] * 0.28]);
+    const light = Math.min(1.05, Math.max(0.55, luma / 150)); // teeth in shade of a dark face are darker too
+    this.teeth = Float32Array.from(teeth ?? [236 * light, 230 * light, 218 * light]);
+    this.cavity = Float32Array.from([skin[0] * 0.3, skin[1] * 0.12, skin[2] * 0.12]);
+    this.tongue = Float32Array.from([skin[0] * 0.85, skin[1] * 0.47, skin[2] * 0.47]);
   }
 
   /**
    * Synthetic interior colour into out[0..2]. dUpper/dLower: distance below the upper / above the
-   * lower inner lip, px; teethPx: teeth band height; across: 0..1 corner to corner; openness: lip
-   * gap / mouth width (lower teeth show from about 0.25).
+   * lower inner lip, px; teethPx: upper-teeth band height at the middle of the mouth; across: 0..1 corner
+   * to corner; openness: lip gap / mouth width. Upper teeth show under the upper lip across the middle of the
+   * mouth and recede into shadow toward the corners; a rounded tongue lies above the lower lip; the cavity is
+   * darkest at the back (between them) and in the corners. Every boundary is blended over about a pixel.
    */
   shade(dUpper: number, dLower: number, teethPx: number, across: number, openness: number, out: Float32Array): void {
-    const edge = 2 * across - 1;
-    const cornerShade = 1 - 0.55 * edge * edge; // the corners are deeper in shadow
-    const lowerPx = teethPx * 0.55 * Math.min(1, Math.max(0, (openness - 0.25) * 5));
-    if (lowerPx > 0 && dLower < lowerPx && dUpper >= teethPx) {
-      // Lower teeth: only their edges show above the lower lip, brightest at the top, in the lip's shadow below.
-      const k = cornerShade * (0.55 + 0.25 * (dLower / lowerPx));
-      const fade = Math.min(1, Math.max(0, lowerPx - dLower)) * 0.85;
-      for (let c = 0; c < 3; c++) out[c] = this.tongue[c]! * cornerShade + (this.teeth[c]! * k - this.tongue[c]! * cornerShade) * fade;
-      return;
+    const e = 2 * across - 1, e2 = e * e;
+    const cornerShade = 1 - 0.6 * e2 * e2; // the corners are deeper in shadow
+    const gap = dUpper + dLower;
+    // Cavity: darkest at the back, lighter where light reaches in past the lips.
+    const near = Math.max(clamp01(1 - dUpper / (0.3 * gap + 2)), clamp01(1 - dLower / (0.3 * gap + 2)));
+    const cav = cornerShade * (0.65 + 0.7 * near * near);
+    let r = this.cavity[0]! * cav, g = this.cavity[1]! * cav, b = this.cavity[2]! * cav;
+    // Tongue: a dome over the lower lip, up to ~45 % of the gap in the middle, lit at the front, soft-edged.
+    const dome = Math.sqrt(Math.max(0, 1 - e2 / 0.75));
+    const tongueH = Math.min(0.45 * gap, 2 * teethPx * Math.min(1, openness * 3)) * dome;
+    if (tongueH > 0.5) {
+      const f = clamp01((tongueH - dLower) / 2);
+      if (f > 0) {
+        const k = cornerShade * (1 - 0.5 * clamp01(dLower / tongueH));
+        r += (this.tongue[0]! * k - r) * f; g += (this.tongue[1]! * k - g) * f; b += (this.tongue[2]! * k - b) * f;
+      }
     }
-    if (dUpper < teethPx) {
-      // Teeth get darker towards their lower edge and fade into the cavity over the last pixel.
-      const k = cornerShade * (1 - 0.25 * (dUpper / teethPx));
-      const fade = Math.min(1, Math.max(0, teethPx - dUpper));
-      for (let c = 0; c < 3; c++) out[c] = this.cavity[c]! + (this.teeth[c]! * k - this.cavity[c]!) * fade;
-      return;
+    // Lower teeth: the tips show just above the lower lip in wide openings, in the middle.
+    const lowerPx = teethPx * 0.45 * clamp01((openness - 0.28) * 5) * clamp01((0.6 - Math.abs(e)) * 4);
+    if (lowerPx > 0.3) {
+      const f = clamp01(lowerPx - dLower) * 0.8;
+      if (f > 0) {
+        const k = cornerShade * (0.6 + 0.2 * clamp01(dLower / lowerPx));
+        r += (this.teeth[0]! * k - r) * f; g += (this.teeth[1]! * k - g) * f; b += (this.teeth[2]! * k - b) * f;
+      }
     }
-    const t = Math.max(0, 1 - dLower / Math.max(1, dUpper + dLower - teethPx)); // 0 below the teeth .. 1 at the lower lip
-    const w = t * t;
-    for (let c = 0; c < 3; c++) out[c] = (this.cavity[c]! + (this.tongue[c]! - this.cavity[c]!) * w) * cornerShade;
+    // Upper teeth under the upper lip, no more than ~45 % of the gap, narrowing toward the corners: separate teeth
+    // (narrower toward the corners, as the arch turns away), with a faint gap between them and rounded tips.
+    const q = (TEETH_ACROSS * e) / (1 + 0.6 * Math.abs(e));
+    const fq = Math.abs(q - Math.round(q)); // 0 at a boundary between two teeth .. 0.5 mid-tooth
+    const toothPx = (5 * teethPx * (1 + 0.6 * Math.abs(e)) * (1 + 0.6 * Math.abs(e))) / TEETH_ACROSS; // px per tooth
+    const tip = 1 - 2 * fq;
+    const upperPx = Math.min(teethPx, 0.45 * gap) * clamp01((0.85 - Math.abs(e)) * 3.5) * (1 - 0.22 * tip * tip * tip * tip);
+    if (upperPx > 0.3) {
+      const f = clamp01(upperPx - dUpper);
+      if (f > 0) {
+        // In the lip's shadow at the top, a little darker toward the biting edge, the corners and between the teeth.
+        const between = 1 - 0.28 * clamp01(1 - (fq * toothPx) / 0.9);
+        const k = (1 - 0.5 * e2) * (0.8 + 0.2 * clamp01(dUpper / 1.5)) * (1 - 0.18 * clamp01(dUpper / upperPx)) * between;
+        r += (this.teeth[0]! * k - r) * f; g += (this.teeth[1]! * k - g) * f; b += (this.teeth[2]! * k - b) * f;
+      }
+    }
+    out[0] = r; out[1] = g; out[2] = b;
   }
+}
+
+function clamp01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
 /** Outer lip contour (MediaPipe ids), corner 61 over the upper lip to corner 291, then back along the lower lip. */
 const OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146];
+
+/** Mean gap of the middle inner-lip columns, as a fraction of the inner mouth width, from which the lips count as apart. */
+const MIN_OPENING = 0.05;
 
 /** The reference's mouth region repainted as closed lips: rows y0.., columns x0.., RGBA, w x h. */
 export interface SealedLips {
@@ -121,11 +156,13 @@ function inPolygon(x: number, y: number, xy: ArrayLike<number>, ids: number[]): 
  */
 export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undefined {
   const { lipUpper, lipLower, refXY: xy } = mesh;
-  let maxGap = 0;
-  for (let i = 0; i < lipUpper.length; i++) {
-    maxGap = Math.max(maxGap, Math.hypot(xy[2 * lipLower[i]!]! - xy[2 * lipUpper[i]!]!, xy[2 * lipLower[i]! + 1]! - xy[2 * lipUpper[i]! + 1]!));
+  // Lips that (nearly) meet already show their own seam; only a real opening is painted over.
+  let sumGap = 0;
+  for (let i = 2; i < lipUpper.length - 2; i++) {
+    sumGap += Math.hypot(xy[2 * lipLower[i]!]! - xy[2 * lipUpper[i]!]!, xy[2 * lipLower[i]! + 1]! - xy[2 * lipUpper[i]! + 1]!);
   }
-  if (maxGap < 3) return undefined;
+  const mouthWidth = Math.hypot(xy[2 * lipUpper.at(-1)!]! - xy[2 * lipUpper[0]!]!, xy[2 * lipUpper.at(-1)! + 1]! - xy[2 * lipUpper[0]! + 1]!);
+  if (sumGap / (lipUpper.length - 4) < Math.max(2.5, MIN_OPENING * mouthWidth)) return undefined;
   const inner = [...lipUpper, ...lipLower.slice(1, -1).reverse()];
   let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
   for (const id of OUTER_LIPS) {
@@ -141,21 +178,32 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   const luma = (o: number) => 0.299 * src[o]! + 0.587 * src[o + 1]! + 0.114 * src[o + 2]!;
   // Lip tone: the brighter half of the lip band (between the inner and outer contours).
   const lips: number[] = [];
-  const opening = new Uint8Array(w * h);
+  // 2: the lip opening; 1: near a mouth corner (where its shadow reaches past the landmarks); 3: the rest of the lips.
+  const region = new Uint8Array(w * h);
+  const cornerR = 0.08 * (bx1 - bx0) + 1.5;
+  const corners = [61, 291, lipUpper[0]!, lipUpper.at(-1)!];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const px = x0 + x + 0.5, py = y0 + y + 0.5;
-      if (inPolygon(px, py, xy, inner)) opening[y * w + x] = 1;
-      else if (inPolygon(px, py, xy, OUTER_LIPS)) lips.push(luma(((y0 + y) * W + x0 + x) * 4));
+      const lip = inPolygon(px, py, xy, OUTER_LIPS);
+      if (lip) lips.push(luma(((y0 + y) * W + x0 + x) * 4));
+      if (inPolygon(px, py, xy, inner)) region[y * w + x] = 2;
+      else if (corners.some((id) => Math.hypot(px - xy[2 * id]!, py - xy[2 * id + 1]!) < cornerR)) region[y * w + x] = 1;
+      else if (lip) region[y * w + x] = 3;
     }
   }
   if (lips.length < 20) return undefined;
   lips.sort((a, b) => a - b);
   const lipLuma = lips[Math.floor(lips.length * 0.6)]!;
-  // Paint over the opening and every clearly dark pixel of the region (the corner shadows), 1 px dilated.
+  // Paint over the opening, every clearly dark pixel near the corners (the corner shadows) and the lips' darkest (the
+  // shadow of an opening the lip contours miss; the lips keep their own shading), 1 px dilated.
   const dark = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) if (opening[y * w + x] || luma(((y0 + y) * W + x0 + x) * 4) < 0.7 * lipLuma) dark[y * w + x] = 1;
+    for (let x = 0; x < w; x++) {
+      const k = y * w + x;
+      const l = luma(((y0 + y) * W + x0 + x) * 4);
+      if (region[k] === 2 || (region[k] === 1 && l < 0.7 * lipLuma) || (region[k] === 3 && l < 0.45 * lipLuma)) dark[k] = 1;
+    }
   }
   const mask = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {

@@ -45,6 +45,8 @@ export interface WarpMesh {
   /** Upper and lower lid chains of both eyes, concatenated (9 ids per eye), same column order. */
   lidUpper: number[];
   lidLower: number[];
+  /** How freely each vertex may move to unfold a triangle: 0 for the anchors, less on the lip and lid contours, else 1. */
+  mobility: Float32Array;
 }
 
 /** Signed area*2 of triangle (a, b, c) in y-down pixel coordinates; positive = counter-clockwise on screen. */
@@ -85,51 +87,63 @@ function pointInPolygon(x: number, y: number, poly: number[], xy: Float32Array):
   return inside;
 }
 
-/** Smallest reference triangle area (x2, px^2) untangling aims for. */
-const MIN_AREA2 = 0.5;
+/** Area (x2, px^2) untangling grows folded and sliver triangles to, so that moderate motion does not fold them again. */
+const UNTANGLE_AREA2 = 6;
+/** The same for triangles with a vertex on the inner lip or lid contours. */
+const CONTOUR_AREA2 = 1.5;
+/** How freely landmarks of the inner lips and eyelids move while untangling, against the others' 1 (they carry the animation). */
+const CONTOUR_MOBILITY = 0.25;
 
 /**
- * Untangle the reference's folds (the 2D projection of the mesh overlaps itself at the face sides and
- * where the upper lip curls over the inner lip; whole-pixel landmarks add slivers): vertices of
- * folded triangles move toward their neighbours' centroid until every triangle is positive. The
- * renderer adds the same shifts to every frame's landmarks, so the reference still maps onto itself.
+ * Untangle the reference's folds (the 2D projection of the mesh overlaps itself at the silhouette of a
+ * turned face and where the lips roll over the inner lip contour; a closed mouth adds slivers): each folded or sliver
+ * triangle's vertices are moved by the least displacement that gives it a small positive area (position-based
+ * projection, averaged over the triangles that share a vertex), repeated until none is folded. Only the vertices of
+ * folded triangles move, a few px at most, so the renderer can add the same shifts to every frame's landmarks
+ * (the reference still maps onto itself) without moving texture away from the feature it belongs to.
  */
-function untangle(lm: Float32Array, tris: number[]): Float32Array {
+function untangle(lm: Float32Array, tris: number[], stiff: Set<number>): Float32Array {
   const xy = Float32Array.from(lm);
-  const ring: Set<number>[] = Array.from({ length: NUM_LANDMARKS }, () => new Set());
-  for (let t = 0; t < tris.length; t += 3) {
-    for (let k = 0; k < 3; k++) for (let j = 0; j < 3; j++) if (k !== j) ring[tris[t + k]!]!.add(tris[t + j]!);
-  }
-  const moving = new Set<number>();
-  const countBad = (): number[] => {
-    const bad: number[] = [];
-    for (let t = 0; t < tris.length; t += 3) if (area2(xy, tris[t]!, tris[t + 1]!, tris[t + 2]!) < MIN_AREA2) bad.push(t);
-    return bad;
-  };
-  const relax = (): void => {
-    for (const v of moving) {
-      let cx = 0, cy = 0;
-      for (const n of ring[v]!) { cx += xy[2 * n]!; cy += xy[2 * n + 1]!; }
-      const k = 1 / ring[v]!.size;
-      xy[2 * v] = xy[2 * v]! + 0.3 * (cx * k - xy[2 * v]!);
-      xy[2 * v + 1] = xy[2 * v + 1]! + 0.3 * (cy * k - xy[2 * v + 1]!);
+  const n = lm.length / 2;
+  const mobility = new Float32Array(n).fill(1);
+  for (const v of stiff) mobility[v] = CONTOUR_MOBILITY;
+  const acc = new Float64Array(n * 2), cnt = new Float64Array(n);
+  // Triangles smaller than this (folded, or slivers that would fold at the slightest motion) are grown to it.
+  const target = UNTANGLE_AREA2;
+  for (let iter = 0; iter < 2000; iter++) {
+    acc.fill(0); cnt.fill(0);
+    let bad = 0;
+    for (let t = 0; t < tris.length; t += 3) {
+      const a = tris[t]!, b = tris[t + 1]!, c = tris[t + 2]!;
+      const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!, cx = xy[2 * c]!, cy = xy[2 * c + 1]!;
+      const area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
+      // Triangles on the lip and lid contours are only unfolded (growing them would move those contours).
+      const want = mobility[a]! < 1 || mobility[b]! < 1 || mobility[c]! < 1 ? CONTOUR_AREA2 : target;
+      if (area >= 0.95 * want) continue;
+      bad++;
+      // Gradient of the doubled area with respect to each vertex.
+      const gax = by - cy, gay = cx - bx, gbx = cy - ay, gby = ax - cx, gcx = ay - by, gcy = bx - ax;
+      const ma = mobility[a]!, mb = mobility[b]!, mc = mobility[c]!;
+      const g2 = ma * (gax * gax + gay * gay) + mb * (gbx * gbx + gby * gby) + mc * (gcx * gcx + gcy * gcy);
+      if (g2 < 1e-9) {
+        // All three on one point: nudge them apart.
+        acc[2 * b] = acc[2 * b]! + 0.5; acc[2 * c + 1] = acc[2 * c + 1]! + 0.5; cnt[b] = cnt[b]! + 1; cnt[c] = cnt[c]! + 1;
+        continue;
+      }
+      const k = (want - area) / g2;
+      acc[2 * a] = acc[2 * a]! + k * ma * gax; acc[2 * a + 1] = acc[2 * a + 1]! + k * ma * gay; cnt[a] = cnt[a]! + 1;
+      acc[2 * b] = acc[2 * b]! + k * mb * gbx; acc[2 * b + 1] = acc[2 * b + 1]! + k * mb * gby; cnt[b] = cnt[b]! + 1;
+      acc[2 * c] = acc[2 * c]! + k * mc * gcx; acc[2 * c + 1] = acc[2 * c + 1]! + k * mc * gcy; cnt[c] = cnt[c]! + 1;
     }
-  };
-  for (let iter = 0; iter < 400; iter++) {
-    const bad = countBad();
-    if (bad.length === 0) break;
-    // Grow the moving set while stuck: each 50 iterations, neighbours of moving vertices join.
-    for (const t of bad) for (let k = 0; k < 3; k++) moving.add(tris[t + k]!);
-    if (iter > 0 && iter % 50 === 0) for (const v of [...moving]) for (const n of ring[v]!) moving.add(n);
-    relax();
-  }
-  // Unfolded slivers would flip again at the slightest motion: relax the moved vertices a little more
-  // (and their neighbours), keeping every step that leaves no triangle folded.
-  for (const v of [...moving]) for (const n of ring[v]!) moving.add(n);
-  for (let iter = 0; iter < 20; iter++) {
-    const before = Float32Array.from(xy);
-    relax();
-    if (countBad().length > 0) { xy.set(before); break; }
+    if (bad === 0) break;
+    for (let v = 0; v < n; v++) {
+      const m = cnt[v]!;
+      if (m === 0) continue;
+      // Under-relaxed Jacobi step: neighbouring projections fight less and converge.
+      const s = 0.8 / m;
+      xy[2 * v] = xy[2 * v]! + s * acc[2 * v]!;
+      xy[2 * v + 1] = xy[2 * v + 1]! + s * acc[2 * v + 1]!;
+    }
   }
   return xy;
 }
@@ -174,7 +188,7 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   for (let t = 0; t < mesh.length; t += 3) sum += area2(lm0, mesh[t]!, mesh[t + 1]!, mesh[t + 2]!);
   if (sum < 0) for (let t = 0; t < mesh.length; t += 3) [mesh[t + 1], mesh[t + 2]] = [mesh[t + 2]!, mesh[t + 1]!];
 
-  const lm = untangle(landmarks.subarray(0, NUM_LANDMARKS * 2), mesh);
+  const lm = untangle(landmarks.subarray(0, NUM_LANDMARKS * 2), mesh, new Set([...lipSet, ...eyeSets.flatMap((e) => [...e])]));
   const eyeStrips: number[] = [];
   const lidUpper: number[] = [], lidLower: number[] = [];
   for (const [c0, c1] of topo.eyes) {
@@ -229,6 +243,8 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   lidUpper.forEach((id, i) => { eyeColumn[id] = i; eyeSide[id] = 0; });
   lidLower.forEach((id, i) => { eyeColumn[id] = i; eyeSide[id] = 1; });
   for (let e = 0; e < lidUpper.length; e += 9) { eyeSide[lidUpper[e]!] = 0.5; eyeSide[lidUpper[e + 8]!] = 0.5; }
+  const mobility = new Float32Array(numVertices);
+  for (let i = 0; i < NUM_LANDMARKS; i++) mobility[i] = lipSet.has(i) || eyeSets.some((e) => e.has(i)) ? CONTOUR_MOBILITY : 1;
   const landmarkOffset = new Float32Array(NUM_LANDMARKS * 2);
   for (let i = 0; i < landmarkOffset.length; i++) landmarkOffset[i] = lm[i]! - lm0[i]!;
   let foldedInReference = 0;
@@ -249,5 +265,80 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
     eyeSide,
     lidUpper,
     lidLower,
+    mobility,
   };
+}
+
+function onLid(eyeColumn: Int8Array, v: number): boolean {
+  return v < eyeColumn.length && eyeColumn[v]! >= 0;
+}
+
+/** Area (x2, px^2) unfoldFrame restores folded warp triangles to. */
+const FRAME_AREA2 = 1;
+
+/**
+ * Unfold one frame's destination positions `xy` in place: warp triangles that the animation folded (e.g. a lip
+ * ring rolled over the lip's own contour as the lips seal) get a small positive area back by moving their vertices
+ * a little (the projection untangle() uses; anchors stay), so the frame shows no overlap with hard, stair-stepped
+ * edges. Triangles on the eyelids are left alone. `acc` (2 per vertex) and `cnt` (1 per vertex) are scratch buffers.
+ * Returns the triangles still folded.
+ */
+export function unfoldFrame(mesh: WarpMesh, xy: Float32Array, refSign: Int8Array, acc: Float64Array, cnt: Float64Array, rounds = 24): number {
+  const tris = mesh.triangles, kinds = mesh.kinds, mob = mesh.mobility, eye = mesh.eyeColumn;
+  const { start, list } = vertexTriangles(mesh);
+  const eligible = (t: number): boolean => {
+    if (kinds[t] !== KIND_WARP || refSign[t] !== 1) return false;
+    // A closing eye folds the skin at its lids by design (the lid slides over the eyeball): left as it is.
+    return !onLid(eye, tris[3 * t]!) && !onLid(eye, tris[3 * t + 1]!) && !onLid(eye, tris[3 * t + 2]!);
+  };
+  const folded = (t: number): boolean => area2(xy, tris[3 * t]!, tris[3 * t + 1]!, tris[3 * t + 2]!) < 0.5 * FRAME_AREA2;
+  let bad: number[] = [];
+  for (let t = 0, n = tris.length / 3; t < n; t++) if (folded(t) && eligible(t)) bad.push(t);
+  for (let r = 0; r < rounds && bad.length > 0; r++) {
+    const moved: number[] = [];
+    for (const t of bad) {
+      const a = tris[3 * t]!, b = tris[3 * t + 1]!, c = tris[3 * t + 2]!;
+      const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!, cx = xy[2 * c]!, cy = xy[2 * c + 1]!;
+      const area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
+      const gax = by - cy, gay = cx - bx, gbx = cy - ay, gby = ax - cx, gcx = ay - by, gcy = bx - ax;
+      const ma = mob[a]!, mb = mob[b]!, mc = mob[c]!;
+      const g2 = ma * (gax * gax + gay * gay) + mb * (gbx * gbx + gby * gby) + mc * (gcx * gcx + gcy * gcy);
+      if (g2 < 1e-9) continue;
+      const k = (FRAME_AREA2 - area) / g2;
+      for (const [v, m, gx, gy] of [[a, ma, gax, gay], [b, mb, gbx, gby], [c, mc, gcx, gcy]] as const) {
+        if (m === 0) continue;
+        if (cnt[v] === 0) moved.push(v);
+        acc[2 * v] = acc[2 * v]! + k * m * gx; acc[2 * v + 1] = acc[2 * v + 1]! + k * m * gy; cnt[v] = cnt[v]! + 1;
+      }
+    }
+    if (moved.length === 0) break;
+    const check = new Set<number>();
+    for (const v of moved) {
+      const m = cnt[v]!;
+      xy[2 * v] = xy[2 * v]! + (0.8 / m) * acc[2 * v]!;
+      xy[2 * v + 1] = xy[2 * v + 1]! + (0.8 / m) * acc[2 * v + 1]!;
+      acc[2 * v] = 0; acc[2 * v + 1] = 0; cnt[v] = 0;
+      for (let j = start[v]!; j < start[v + 1]!; j++) check.add(list[j]!);
+    }
+    // Only triangles around the moved vertices can have changed.
+    bad = [];
+    for (const t of check) if (folded(t) && eligible(t)) bad.push(t);
+  }
+  return bad.length;
+}
+
+const adjacency = new WeakMap<WarpMesh, { start: Int32Array; list: Int32Array }>();
+
+/** Triangles around each vertex (compressed rows), built once per mesh. */
+function vertexTriangles(mesh: WarpMesh): { start: Int32Array; list: Int32Array } {
+  let adj = adjacency.get(mesh);
+  if (adj) return adj;
+  const tris = mesh.triangles, start = new Int32Array(mesh.numVertices + 1);
+  for (const v of tris) start[v + 1] = start[v + 1]! + 1;
+  for (let v = 0; v < mesh.numVertices; v++) start[v + 1] = start[v + 1]! + start[v]!;
+  const fill = start.slice(0, -1), list = new Int32Array(tris.length);
+  for (let i = 0; i < tris.length; i++) list[fill[tris[i]!]!++] = Math.floor(i / 3);
+  adj = { start, list };
+  adjacency.set(mesh, adj);
+  return adj;
 }

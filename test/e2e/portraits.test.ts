@@ -1,0 +1,216 @@
+/**
+ * The warp renderer on a corpus of portraits nobody tuned it on (photos, paintings, illustrations, a statue; closed,
+ * open and smiling mouths; beards; small, off-centre and turned faces): each is ingested, rendered with the mouth
+ * closed, half-open and wide-open from explicit rig coefficients, and judged by an independent landmarker
+ * (MediaPipe FaceLandmarker in Chromium, eval/measure). Needs ../shared/media/real/portraits, the MediaPipe model
+ * in ../shared/models and /usr/bin/chromium.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
+import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { FaceRig, NEUTRAL_POSE } from '../../engines/motion/FaceRig.ts';
+import { NUM_RIG_COEFFS, RIG } from '../../engines/motion/rigBases.ts';
+import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
+import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
+import { DEFAULT_MODEL_PATH, FaceMeasurer, type FaceMeasurement } from '../../eval/measure/FaceMeasurer.ts';
+import { LIPS_OUTER, paintOutsideLips } from '../../eval/real/paintOutsideLips.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CORPUS = join(ROOT, '../shared/media/real/portraits');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SIZE = 512;
+/** Commanded mouth poses (rig coefficients in natural ranges; FaceRig applies the per-portrait gains). */
+const POSES = {
+  closed: {},
+  half: { jawOpen: 0.5 },
+  wide: { jawOpen: 1, upperLipRaise: 0.3 },
+} as const satisfies Record<string, Partial<Record<keyof typeof RIG, number>>>;
+type Pose = keyof typeof POSES;
+const POSE_NAMES = Object.keys(POSES) as Pose[];
+/** Measured opening (inner-lip gap / mouth width) must grow by at least this from closed to half and half to wide. */
+const OPENING_STEP = 0.05;
+/** A mouth interior's deep red: red at least this many times green and blue. */
+const INTERIOR_RED = 1.8;
+const INTERIOR_DARK = 0.3;
+/** Away from the mouth and eyes: mean absolute difference to the portrait (0-255) and share of pixels off by > 16. */
+const MAX_MEAN_DIFF = 1;
+const MAX_CHANGED_SHARE = 0.005;
+
+interface Case {
+  name: string;
+  reference: ReferencePortrait;
+  frames: Record<Pose, RgbaImage>;
+  portrait: FaceMeasurement;
+  measured: Record<Pose, FaceMeasurement>;
+}
+
+const missing = [CORPUS, DEFAULT_MODEL_PATH, CHROMIUM].filter((p) => !existsSync(p));
+const files = missing.length > 0 ? [] : [
+  ...readdirSync(CORPUS).filter((f) => /\.(png|jpe?g|webp)$/i.test(f)).sort().map((f) => join(CORPUS, f)),
+  join(ROOT, 'assets/portraits/astronaut.png'),
+];
+const cases: Case[] = [];
+let tilted: RgbaImage | undefined;
+
+function renderPoses(reference: ReferencePortrait, renderer: WarpRenderer): Record<Pose, RgbaImage> {
+  const rig = new FaceRig(reference.landmarks);
+  const frames = {} as Record<Pose, RgbaImage>;
+  for (const pose of POSE_NAMES) {
+    const coeffs = new Float32Array(NUM_RIG_COEFFS);
+    for (const [k, v] of Object.entries(POSES[pose])) coeffs[RIG[k as keyof typeof RIG]] = v;
+    const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
+    renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: 0 }, frame);
+    frames[pose] = frame;
+  }
+  return frames;
+}
+
+describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? `missing ${missing.join(', ')}` : false }, () => {
+  before(async () => {
+    const landmarker = new FaceLandmarker();
+    const renderer = new WarpRenderer();
+    const measurer = await FaceMeasurer.open();
+    try {
+      const ingest = (bytes: Uint8Array) => ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker });
+      const rendered: Omit<Case, 'portrait' | 'measured'>[] = [];
+      for (const file of files) {
+        const reference = await ingest(new Uint8Array(await readFile(file)));
+        await renderer.prepare(reference);
+        rendered.push({ name: basename(file).replace(/\.[^.]+$/, ''), reference, frames: renderPoses(reference, renderer) });
+        renderer.release(reference.id);
+      }
+      const images = rendered.flatMap((c) => [c.reference.image, ...POSE_NAMES.map((p) => c.frames[p])]);
+      const m = await measurer.measure(images);
+      rendered.forEach((c, i) => {
+        const k = i * (1 + POSE_NAMES.length);
+        cases.push({ ...c, portrait: m[k]!, measured: Object.fromEntries(POSE_NAMES.map((p, j) => [p, m[k + 1 + j]!])) as Record<Pose, FaceMeasurement> });
+      });
+      // A portrait with its head tilted 25 degrees, cropped so that its corners are all picture.
+      const { data, info } = await sharp(join(ROOT, 'assets/portraits/astronaut.png')).rotate(25, { background: '#000' }).toBuffer({ resolveWithObject: true });
+      const side = Math.round(Math.min(info.width, info.height) * 0.6);
+      const bytes = await sharp(data).extract({ left: Math.round((info.width - side) / 2), top: Math.round((info.height - side) / 2), width: side, height: side }).png().toBuffer();
+      tilted = (await ingest(new Uint8Array(bytes))).image;
+    } finally {
+      await Promise.all([landmarker.close(), measurer.close(), renderer.dispose()]);
+    }
+    for (const c of cases) {
+      console.log(`${c.name.padEnd(24)} opening portrait ${c.portrait.opening.toFixed(3)} ${POSE_NAMES.map((p) => `${p} ${c.measured[p].opening.toFixed(3)}`).join(' ')}`);
+    }
+  }, { timeout: 300_000 });
+
+  test('the independent landmarker finds the face in every portrait and every rendered frame', () => {
+    const lost = cases.flatMap((c) => [['portrait', c.portrait] as const, ...POSE_NAMES.map((p) => [p, c.measured[p]] as const)].filter(([, m]) => !m.found).map(([p]) => `${c.name} ${p}`));
+    assert.equal(cases.length, files.length);
+    assert.deepEqual(lost, []);
+  });
+
+  test('the measured mouth opening grows from closed to half-open to wide-open on every portrait', () => {
+    const flat = cases.filter((c) => !(c.measured.half.opening > c.measured.closed.opening + OPENING_STEP && c.measured.wide.opening > c.measured.half.opening + OPENING_STEP));
+    assert.deepEqual(flat.map((c) => `${c.name}: ${POSE_NAMES.map((p) => c.measured[p].opening.toFixed(3)).join(' < ')}`), []);
+  });
+
+  test('no dark mouth-interior paint appears outside the lips', () => {
+    // eval/real's region (the lower face outside the lips dilated, from each image's own MediaPipe landmarks) and
+    // its dark pixels, counting those as dark and deep red as a mouth interior (a moustache, a beard, hair at the jaw
+    // line or a lip shadow that the animation moves is grey, brown or lighter) against the portrait's own count.
+    const painted = cases.flatMap((c) => {
+      const base = interiorDark(c.reference.image, c.portrait).count;
+      return POSE_NAMES.flatMap((p) => {
+        const { count, threshold } = interiorDark(c.frames[p], c.measured[p]);
+        return count - base > threshold ? [`${c.name} ${p}: ${count - base} more deep-red dark px outside the lips (threshold ${threshold.toFixed(0)})`] : [];
+      });
+    });
+    assert.deepEqual(painted, []);
+  });
+
+  test('pixels away from the mouth, jaw and eyes stay as in the portrait', () => {
+    const changed: string[] = [];
+    for (const c of cases) {
+      const mask = stillRegion(c.portrait.landmarks);
+      for (const p of POSE_NAMES) {
+        const { mean, share } = difference(c.reference.image, c.frames[p], mask);
+        if (mean > MAX_MEAN_DIFF || share > MAX_CHANGED_SHARE) changed.push(`${c.name} ${p}: mean ${mean.toFixed(2)}, ${(share * 100).toFixed(2)} % changed`);
+      }
+    }
+    assert.deepEqual(changed, []);
+  });
+
+  test('a tilted portrait is levelled without black corners', () => {
+    assert.ok(tilted);
+    const dark: string[] = [];
+    for (const [x0, y0] of [[0, 0], [SIZE - 32, 0], [0, SIZE - 32], [SIZE - 32, SIZE - 32]] as const) {
+      let black = 0;
+      for (let y = y0; y < y0 + 32; y++) {
+        for (let x = x0; x < x0 + 32; x++) {
+          const o = 4 * (y * SIZE + x), d = tilted.data;
+          if (Math.max(d[o]!, d[o + 1]!, d[o + 2]!) < 24) black++;
+        }
+      }
+      if (black > 0) dark.push(`corner ${x0},${y0}: ${black} black px`);
+    }
+    assert.deepEqual(dark, []);
+  });
+});
+
+after(() => undefined);
+
+/**
+ * Pixels that no commanded pose may change: above the bottom of the nose (the mouth, jaw and cheeks below it move),
+ * outside the eyes (dilated), from MediaPipe landmarks of the portrait.
+ */
+function stillRegion(lm: Float32Array): Uint8Array {
+  const mask = new Uint8Array(SIZE * SIZE);
+  const p = (i: number): [number, number] => [lm[3 * i]!, lm[3 * i + 1]!];
+  const [, noseY] = p(2), [, browY] = p(10), [, chinY] = p(152);
+  const face = chinY - browY;
+  const limitY = noseY - 0.06 * face;
+  const eyes = [[33, 133, 159, 145], [362, 263, 386, 374]].map((ids) => {
+    const pts = ids.map(p);
+    const cx = pts.reduce((s, q) => s + q[0], 0) / 4, cy = pts.reduce((s, q) => s + q[1], 0) / 4;
+    return [cx, cy, Math.hypot(pts[0]![0] - pts[1]![0], pts[0]![1] - pts[1]![1])] as const;
+  });
+  const lips = LIPS_OUTER.map(p);
+  const mouthY = Math.min(...lips.map((q) => q[1]));
+  for (let y = 0; y < Math.min(SIZE, limitY, mouthY); y++) {
+    for (let x = 0; x < SIZE; x++) {
+      if (eyes.some(([cx, cy, w]) => Math.hypot(x + 0.5 - cx, y + 0.5 - cy) < 1.2 * w)) continue;
+      mask[y * SIZE + x] = 1;
+    }
+  }
+  return mask;
+}
+
+/**
+ * Dark pixels (eval/real's paintOutsideLips) outside the lips as dark and red as a mouth interior: luma under
+ * INTERIOR_DARK x the skin's, red at least INTERIOR_RED x green and blue.
+ */
+function interiorDark(image: RgbaImage, m: FaceMeasurement): { count: number; threshold: number } {
+  const mask = new Uint8Array(SIZE * SIZE);
+  const r = paintOutsideLips(image, m, 0, mask);
+  let count = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i] !== 2) continue;
+    const d = image.data, o = 4 * i;
+    const luma = 0.299 * d[o]! + 0.587 * d[o + 1]! + 0.114 * d[o + 2]!;
+    if (luma < INTERIOR_DARK * r.skinLuma && d[o]! >= INTERIOR_RED * Math.max(d[o + 1]!, d[o + 2]!, 4)) count++;
+  }
+  return { count, threshold: r.threshold };
+}
+
+function difference(a: RgbaImage, b: RgbaImage, mask: Uint8Array): { mean: number; share: number } {
+  let sum = 0, n = 0, off = 0;
+  for (let i = 0; i < mask.length; i++) {
+    if (!mask[i]) continue;
+    let d = 0;
+    for (let c = 0; c < 3; c++) d = Math.max(d, Math.abs(a.data[4 * i + c]! - b.data[4 * i + c]!));
+    sum += d; n++;
+    if (d > 16) off++;
+  }
+  return { mean: n > 0 ? sum / n : 0, share: n > 0 ? off / n : 0 };
+}
