@@ -7,6 +7,7 @@ import { LogMelExtractor, type SpeechCues } from '../engines/audio/LogMelExtract
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
 import { Audio2Landmarks } from '../engines/motion/Audio2Landmarks.ts';
+import { createMotionStage } from '../engines/motion/createMotionStage.ts';
 import { CANONICAL_VERTICES } from '../engines/motion/canonicalMesh.ts';
 import { NEUTRAL_POSE } from '../engines/motion/FaceRig.ts';
 import { HeadMotion, type HeadState } from '../engines/motion/HeadMotion.ts';
@@ -83,6 +84,18 @@ results['motion: audio -> landmarks (per frame)'] = summarize(
     frames.push(...motion.push(speech16k.subarray(at, at + hop)));
   }, 0),
 );
+
+// The default motion stage: the learned mouth (ONNX Runtime, one window per frame) + embedded head, per video frame.
+{
+  const learned = await createMotionStage({ fps: FPS, width: 512, height: 512, referenceLandmarks: reference.landmarks, seed: 1, engine: { audio2mesh: 'learned' } });
+  results['motion: learned mouth, audio -> landmarks (per frame)'] = summarize(
+    await timeIt(FRAMES, async (i) => {
+      const at = (i * hop) % (speech16k.length - hop);
+      await learned.push(speech16k.subarray(at, at + hop));
+    }),
+  );
+  await learned.dispose();
+}
 
 // Motion sub-stages, per video frame, each driven directly on realistic inputs: the log-mel cues of the whole
 // speech clip, and the mouths, head states, meshes and poses that the stages before produce from them
@@ -178,7 +191,7 @@ const budgetMs = 1000 / FPS;
 const perVideoFrame =
   2 * results['opus decode (20 ms packet)']!.mean +
   2 * results['resample 48k->16k (20 ms)']!.mean +
-  results['motion: audio -> landmarks (per frame)']!.mean +
+  results['motion: learned mouth, audio -> landmarks (per frame)']!.mean +
   results['render: warp 512x512']!.mean +
   results['encode: h264 512x512']!.mean +
   results['packetize: h264']!.mean;
@@ -187,7 +200,7 @@ console.log(`\nPer-stage cost on this machine (${FRAMES} frames, ${FPS} fps, 512
 printTable(Object.entries(results).map(([stage, s]) => ({ stage, 'mean ms': s.mean.toFixed(3), 'p50 ms': s.p50.toFixed(3), 'p95 ms': s.p95.toFixed(3), 'max ms': s.max.toFixed(3), n: s.n })));
 const motionParts = ['features: log-mel (per frame)', 'motion: mesh (visemes + rig deform)', 'motion: pose (head motion)', 'motion: projection (pose + camera -> 468 landmarks)'];
 const motionSum = motionParts.reduce((a, k) => a + results[k]!.mean, 0);
-console.log(`\nMotion sub-stages (features + mesh + pose + projection): ${motionSum.toFixed(3)} ms mean per frame; whole motion stage: ${results['motion: audio -> landmarks (per frame)']!.mean.toFixed(3)} ms`);
+console.log(`\nMotion sub-stages of the rule-based stage (features + mesh + pose + projection): ${motionSum.toFixed(3)} ms mean per frame; whole rule-based stage: ${results['motion: audio -> landmarks (per frame)']!.mean.toFixed(3)} ms; learned (default): ${results['motion: learned mouth, audio -> landmarks (per frame)']!.mean.toFixed(3)} ms`);
 console.log(`\nCPU per video frame, H.264 default path: ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
 console.log(`-> about ${Math.floor(budgetMs / perVideoFrame)} sessions per core at ${FPS} fps before WebRTC/SRTP overhead\n`);
 

@@ -1,6 +1,6 @@
 /**
  * Lip-sync evaluation of the motion stage.
- * `npm run eval:lipsync [-- --quick] [--fps 25] [--out eval-output/lipsync.json] [--wav2vec F.onnx --audio2mesh F.onnx --audio2pose F.onnx]`
+ * `npm run eval:lipsync [-- --quick] [--fps 25] [--out eval-output/lipsync.json] [--mouth learned|embedded] [--wav2vec F.onnx --audio2mesh F.onnx --audio2pose F.onnx]`
  *
  * 1. Synthetic speech with known phoneme timing: eSpeak-ng sentences in several voices, rates and pitches
  *    (phoneme events from libespeak-ng's C API), mapped to viseme classes; per class, the share of frames
@@ -59,14 +59,20 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     fps: { type: 'string', default: '25' },
     out: { type: 'string', default: 'eval-output/lipsync.json' },
-    // ONNX motion engines (default: the embedded stage): paths of the graphs.
+    // The mouth engine (default: the config default, the learned mouth), or ONNX graphs by path.
+    mouth: { type: 'string' },
     wav2vec: { type: 'string' },
     audio2mesh: { type: 'string' },
     audio2pose: { type: 'string' },
   },
 });
-const engine: Partial<MotionEngineConfig> | undefined = args.wav2vec || args.audio2mesh || args.audio2pose
+if (args.mouth !== undefined && args.mouth !== 'learned' && args.mouth !== 'embedded') {
+  process.stderr.write(`--mouth must be learned or embedded [mouth:${args.mouth}]\n`);
+  process.exit(2);
+}
+const engine: Partial<MotionEngineConfig> | undefined = args.wav2vec || args.audio2mesh || args.audio2pose || args.mouth
   ? {
+      ...(args.mouth ? { audio2mesh: args.mouth as 'learned' | 'embedded' } : {}),
       ...(args.wav2vec ? { features: 'wav2vec' as const, wav2vecPath: args.wav2vec } : {}),
       ...(args.audio2mesh ? { audio2mesh: 'onnx' as const, audio2meshPath: args.audio2mesh } : {}),
       ...(args.audio2pose ? { audio2pose: 'onnx' as const, audio2posePath: args.audio2pose } : {}),
@@ -222,7 +228,7 @@ const outPath = join(ROOT, args.out!);
 const report = {
   createdAt: new Date().toISOString(),
   fps,
-  engine: engine ?? 'embedded',
+  engine: engine ?? 'default (learned mouth)',
   runtimeS: Number(seconds.toFixed(1)),
   definitions: {
     open: 'inner-lip gap (landmarks 13-14) in units of the rest mouth width (61-291), both scaled by the outer eye-corner distance (33-263); the rig seals the reference lips at rest, so 0 = lips touch',

@@ -27,7 +27,7 @@ const ConfigSchema = z
     motion: z
       .object({
         features: z.enum(['logmel', 'wav2vec']),
-        audio2mesh: z.enum(['embedded', 'onnx']),
+        audio2mesh: z.enum(['learned', 'embedded', 'onnx']),
         audio2pose: z.enum(['embedded', 'onnx']),
         wav2vecPath: z.string().min(1).optional(),
         audio2meshPath: z.string().min(1).optional(),
@@ -149,8 +149,8 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
   if (m.features === 'wav2vec' && !m.wav2vecPath) problems.push('motion.wav2vecPath: required when motion.features is wav2vec');
   if (m.audio2mesh === 'onnx' && !m.audio2meshPath) problems.push('motion.audio2meshPath: required when motion.audio2mesh is onnx');
   if (m.audio2pose === 'onnx' && !m.audio2posePath) problems.push('motion.audio2posePath: required when motion.audio2pose is onnx');
-  if (m.features === 'wav2vec' && m.audio2mesh === 'embedded' && m.audio2pose === 'embedded') {
-    problems.push('motion.features: wav2vec features need an ONNX audio2mesh or audio2pose (the embedded models read log-mel cues)');
+  if (m.features === 'wav2vec' && m.audio2mesh !== 'onnx' && m.audio2pose === 'embedded') {
+    problems.push('motion.features: wav2vec features need an ONNX audio2mesh or audio2pose (the embedded and learned models read log-mel)');
   }
   const n = c.renderer.neural;
   if (c.renderer.engine === 'neural') {

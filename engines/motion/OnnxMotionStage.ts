@@ -15,6 +15,9 @@ import { MediaClock } from './mediaClock.ts';
 import { HeadMotion } from './HeadMotion.ts';
 import type { MotionStage } from './MotionStage.ts';
 import type { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
+import type { OnnxAudio2Mouth } from './OnnxAudio2Mouth.ts';
+import { MouthCalibration } from './MouthCalibration.ts';
+import { MouthFeatureBuilder } from './mouthFeatures.ts';
 import type { OnnxAudio2Pose } from './OnnxAudio2Pose.ts';
 import { NUM_MOUTH_COEFFS, NUM_RIG_COEFFS, RIG } from './rigBases.ts';
 import { clamp, smoothstep } from './smoothing.ts';
@@ -40,6 +43,8 @@ export interface OnnxMotionStageOptions {
   mesh?: OnnxAudio2Mesh;
   /** ONNX Audio2Pose (owned); absent = embedded HeadMotion pose. */
   pose?: OnnxAudio2Pose;
+  /** Learned mouth (owned; reads log-mel windows, calibrated to the portrait's rig); not together with `mesh`. */
+  mouth?: OnnxAudio2Mouth;
 }
 
 const CUE_RING = 1024; // 10.24 s of 100 Hz cue steps
@@ -51,6 +56,7 @@ const GLIDE_MS = 80;
 const MAX_MOUTH = 1.2;
 const MAX_ANGLE_DEG = 45;
 const MAX_SHIFT_CM = 10;
+const GATE_BEFORE_MS = 200;
 
 /** Streaming audio -> landmarks with ONNX Audio2Mesh and/or Audio2Pose, for one session. */
 export class OnnxMotionStage implements MotionStage {
@@ -67,6 +73,13 @@ export class OnnxMotionStage implements MotionStage {
   private readonly firstCentreMs: number;
   private readonly mesh: OnnxAudio2Mesh | undefined;
   private readonly pose: OnnxAudio2Pose | undefined;
+  private readonly mouth: OnnxAudio2Mouth | undefined;
+  private readonly mouthFeatures: MouthFeatureBuilder | null;
+  private readonly calibration: MouthCalibration | null;
+  // Learned-mouth state: feature frames by cue index, and the model's [opening, widthLog] by video frame.
+  private mouthFeatRing = new Float32Array(0);
+  private readonly mouthOutRing: Float32Array;
+  private nextMouthK = 0;
   private readonly viseme: VisemeModel | null;
   private readonly activity: SpeechActivity;
   private readonly head: HeadMotion;
@@ -97,6 +110,7 @@ export class OnnxMotionStage implements MotionStage {
   private readonly lastMouth = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly lastOffsets = new Float32Array(NUM_LANDMARKS * 3);
   private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
+  private readonly learnedCoeffs = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly offsets = new Float32Array(NUM_LANDMARKS * 3);
   private expressionScale = 1;
   private override: PoseOverride | null = null;
@@ -106,11 +120,12 @@ export class OnnxMotionStage implements MotionStage {
   private readonly stats = { pushes: 0, lastPushMs: 0, totalPushMs: 0 };
 
   constructor(opts: OnnxMotionStageOptions) {
-    const { fps, width, height, referenceLandmarks, seed = 1, cameraDistanceCm, features, mesh, pose } = opts;
+    const { fps, width, height, referenceLandmarks, seed = 1, cameraDistanceCm, features, mesh, pose, mouth } = opts;
     if (!(fps >= 10 && fps <= 60)) throw new TypeError(`fps must be 10..60 [fps:${fps}]`);
     if (!(width > 0 && height > 0)) throw new TypeError(`width and height must be > 0 [width:${width}, height:${height}]`);
     if (!Number.isFinite(seed)) throw new TypeError(`seed must be finite [seed:${seed}]`);
-    if (!mesh && !pose) throw new TypeError('OnnxMotionStage needs an ONNX mesh or pose model (use EmbeddedMotionStage otherwise)');
+    if (!mesh && !pose && !mouth) throw new TypeError('OnnxMotionStage needs an ONNX mesh, mouth or pose model (use EmbeddedMotionStage otherwise)');
+    if (mesh && mouth) throw new TypeError('OnnxMotionStage takes an ONNX mesh or a learned mouth, not both');
     this.fps = fps;
     this.width = width;
     this.height = height;
@@ -123,8 +138,16 @@ export class OnnxMotionStage implements MotionStage {
     const featureLookahead = this.features ? this.features.lookaheadMs : this.logmel.lookaheadMs;
     this.mesh = mesh;
     this.pose = pose;
+    this.mouth = mouth;
     this.cueStepMs = 1000 / this.logmel.featureRate;
-    this.viseme = mesh ? null : new VisemeModel(this.logmel.featureRate);
+    this.mouthFeatures = mouth ? new MouthFeatureBuilder(this.logmel.dim, this.logmel.featureRate) : null;
+    if (mouth && (mouth.info.featureRate !== this.logmel.featureRate || mouth.info.dim !== this.mouthFeatures!.dim)) {
+      throw new TypeError(`learned mouth model does not take these features [file:${mouth.file}, expected ${this.logmel.featureRate} Hz x ${this.mouthFeatures!.dim}, found ${mouth.info.featureRate} Hz x ${mouth.info.dim}]`);
+    }
+    this.calibration = mouth ? new MouthCalibration(this.rig) : null;
+    this.mouthOutRing = new Float32Array(mouth ? VIDEO_RING * 2 : 0);
+    if (this.mouthFeatures) this.mouthFeatRing = new Float32Array(CUE_RING * this.mouthFeatures.dim);
+    this.viseme = mesh || mouth ? null : new VisemeModel(this.logmel.featureRate);
     this.activity = new SpeechActivity(this.logmel.featureRate);
     this.head = new HeadMotion({ stepRate: this.logmel.featureRate, seed, pxPerCm: this.rig.pxPerCm });
     this.offsetRing = new Float32Array(mesh ? VIDEO_RING * NUM_LANDMARKS * 3 : 0);
@@ -137,11 +160,21 @@ export class OnnxMotionStage implements MotionStage {
     // its centre + the extractor's lookahead. Scan one period of frames for the largest need.
     let featNeed = -Infinity;
     const period = Math.min(10000, Math.round(fps * this.featureRate) || 1000);
-    for (let k = 0; k < period; k++) {
+    for (let k = 0; k < (mesh || pose ? period : 0); k++) {
       const f1 = this.upperFeature(k);
       featNeed = Math.max(featNeed, this.firstCentreMs + (f1 * 1000) / this.featureRate + featureLookahead - (k + 1) * this.frameMs);
     }
-    this.lookaheadMs = Math.max(0, cueNeed, featNeed);
+    // Learned mouth: frame k's window ends futureFrames cue steps after its time k * frameMs.
+    let mouthNeed = -Infinity;
+    if (mouth) {
+      for (let k = 0; k < period; k++) mouthNeed = Math.max(mouthNeed, (this.mouthCentre(k) + mouth.info.futureFrames) * this.cueStepMs + this.logmel.lookaheadMs - (k + 1) * this.frameMs);
+    }
+    this.lookaheadMs = Math.max(0, cueNeed, featNeed, mouthNeed);
+  }
+
+  /** Cue step at the time of video frame k (relative to the last clear): the centre of its learned-mouth window. */
+  private mouthCentre(k: number): number {
+    return Math.round((k * this.frameMs) / this.cueStepMs);
   }
 
   /** Feed 16 kHz mono samples (copied now; NaN/Inf -> 0, clipped to [-1, 1]); resolves with the frames now complete. */
@@ -165,6 +198,8 @@ export class OnnxMotionStage implements MotionStage {
     this.mesh?.reset();
     this.pose?.reset();
     this.viseme?.reset();
+    this.mouthFeatures?.reset();
+    this.nextMouthK = 0;
     this.activity.reset();
     this.glideFromMouth.set(this.lastMouth);
     this.glideFromOffsets.set(this.lastOffsets);
@@ -198,6 +233,7 @@ export class OnnxMotionStage implements MotionStage {
       ...(this.features && 'toJSON' in this.features ? { features: (this.features as { toJSON(): unknown }).toJSON() } : {}),
       ...(this.mesh ? { mesh: this.mesh.toJSON() } : {}),
       ...(this.pose ? { pose: this.pose.toJSON() } : {}),
+      ...(this.mouth ? { mouth: this.mouth.toJSON() } : {}),
     };
   }
 
@@ -206,7 +242,7 @@ export class OnnxMotionStage implements MotionStage {
     this.disposed = true;
     this.gen++;
     await this.tail;
-    await Promise.all([this.features?.dispose(), this.mesh?.dispose(), this.pose?.dispose()]);
+    await Promise.all([this.features?.dispose(), this.mesh?.dispose(), this.pose?.dispose(), this.mouth?.dispose()]);
   }
 
   /** Index of the later of the two feature frames frame k (relative to the last clear) interpolates. */
@@ -227,7 +263,7 @@ export class OnnxMotionStage implements MotionStage {
       const feats: FeatureFrame[] = this.features ? await this.features.pushAsync(chunk) : cues;
       if (gen !== this.gen) return [];
       for (const f of feats) this.storeFeature(f);
-      await this.runModels(gen);
+      await Promise.all([this.runModels(gen), this.runMouth(gen)]);
       if (gen !== this.gen) return [];
       this.emitReady(out);
       if (pcm.length === 0) break;
@@ -244,6 +280,10 @@ export class OnnxMotionStage implements MotionStage {
     let activity: number;
     let driving = cue;
     this.cueCount++;
+    if (this.mouthFeatures) {
+      const d = this.mouthFeatures.dim;
+      this.mouthFeatures.push(cue, this.mouthFeatRing.subarray(((this.cueCount - 1) % CUE_RING) * d, ((this.cueCount - 1) % CUE_RING + 1) * d));
+    }
     if (this.viseme) {
       const step = this.viseme.push(cue);
       if (!step) return;
@@ -281,8 +321,46 @@ export class OnnxMotionStage implements MotionStage {
     this.featCount++;
   }
 
+  /** Run the learned mouth once for every video frame whose whole feature window exists. */
+  private async runMouth(gen: number): Promise<void> {
+    const model = this.mouth;
+    if (!model || !this.mouthFeatures) return;
+    const { pastFrames, futureFrames } = model.info;
+    const d = this.mouthFeatures.dim;
+    const w = model.windowFrames;
+    let n = 0;
+    while (this.mouthCentre(this.nextMouthK + n) + futureFrames < this.cueCount && n < VIDEO_RING / 2) n++;
+    if (n === 0) return;
+    const batch = new Float32Array(n * w * d);
+    const oldest = Math.max(0, this.cueCount - CUE_RING);
+    for (let i = 0; i < n; i++) {
+      const centre = this.mouthCentre(this.nextMouthK + i);
+      for (let t = 0; t < w; t++) {
+        // Before the first step the window repeats it, as in training.
+        const f = Math.min(this.cueCount - 1, Math.max(oldest, centre - pastFrames + t));
+        batch.set(this.mouthFeatRing.subarray((f % CUE_RING) * d, (f % CUE_RING + 1) * d), (i * w + t) * d);
+      }
+    }
+    const out = await model.run(batch, n);
+    if (gen !== this.gen) return;
+    // The training clips are speech from end to end: outside speech the model's opening means nothing, so it is
+    // scaled by the strongest speech activity from GATE_BEFORE_MS before the frame to the window's end (the
+    // lips close in pauses and part just before speech starts).
+    const act = this.mouthFeatures.bands;
+    const before = Math.round(GATE_BEFORE_MS / this.cueStepMs);
+    for (let i = 0; i < n; i++) {
+      let gate = 0;
+      for (let t = pastFrames - before; t < w; t++) gate = Math.max(gate, batch[(i * w + t) * d + act]!);
+      const slot = ((this.nextMouthK + i) % VIDEO_RING) * 2;
+      this.mouthOutRing[slot] = out[2 * i]! * gate;
+      this.mouthOutRing[slot + 1] = out[2 * i + 1]! * gate;
+    }
+    this.nextMouthK += n;
+  }
+
   /** Interpolate features for every video frame whose two feature frames exist, then run the ONNX parts once. */
   private async runModels(gen: number): Promise<void> {
+    if (!this.needsFeatures) return;
     const d = this.featDim;
     let n = 0;
     while (this.featCount > 0 && this.upperFeature(this.nextFeatK + n) < this.featCount && n < VIDEO_RING / 2) n++;
@@ -316,10 +394,21 @@ export class OnnxMotionStage implements MotionStage {
       const haveMs = (this.samples * 1000) / AUDIO_RATE;
       if (haveMs + 1e-6 < (local + 1) * this.frameMs + this.lookaheadMs) return;
       const j = Math.floor(((local + 0.5) * this.frameMs) / this.cueStepMs + 1e-9);
-      if (j >= this.produced || local >= this.nextFeatK) return; // cannot happen when lookaheadMs is right
+      if (j >= this.produced || (this.needsFeatures && local >= this.nextFeatK) || (this.mouth && local >= this.nextMouthK)) return; // cannot happen when lookaheadMs is right
       out.push(this.makeFrame(k, local, Math.max(j, this.produced - CUE_RING, 0)));
       this.nextIndex = k + 1;
     }
+  }
+
+  /** Frames need the interpolated-feature path (an ONNX mesh or pose graph). */
+  private get needsFeatures(): boolean {
+    return this.mesh !== undefined || this.pose !== undefined;
+  }
+
+  /** The learned mouth of local frame k as rig coefficients of this portrait. */
+  private learnedMouth(local: number): Float32Array {
+    const s = (local % VIDEO_RING) * 2;
+    return this.calibration!.coefficients(this.mouthOutRing[s]!, this.mouthOutRing[s + 1]!, this.learnedCoeffs);
   }
 
   private makeFrame(k: number, local: number, j: number): MotionFrame {
@@ -329,9 +418,10 @@ export class OnnxMotionStage implements MotionStage {
     const g = 1 - smoothstep(0, GLIDE_MS, tc - this.glideAtMs);
     const scale = this.expressionScale;
     const r = j % CUE_RING;
-    if (this.viseme) {
+    if (this.viseme || this.calibration) {
+      const src = this.calibration ? this.learnedMouth(local) : this.mouthRing.subarray(r * NUM_MOUTH_COEFFS, (r + 1) * NUM_MOUTH_COEFFS);
       for (let i = 0; i < NUM_MOUTH_COEFFS; i++) {
-        const m = clamp(this.mouthRing[r * NUM_MOUTH_COEFFS + i]! * scale, 0, MAX_MOUTH);
+        const m = clamp(src[i]! * scale, 0, MAX_MOUTH);
         c[i] = g > 0 ? g * this.glideFromMouth[i]! + (1 - g) * m : m;
       }
       this.lastMouth.set(c.subarray(0, NUM_MOUTH_COEFFS));

@@ -8,7 +8,9 @@ import { Wav2VecExtractor } from '../audio/Wav2VecExtractor.ts';
 import { assertDevice, type Device } from '../onnx/executionProviders.ts';
 import type { Landmarks2D } from '../types.ts';
 import { EmbeddedMotionStage, type MotionStage } from './MotionStage.ts';
+import { fileURLToPath } from 'node:url';
 import { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
+import { OnnxAudio2Mouth } from './OnnxAudio2Mouth.ts';
 import { DEFAULT_POSE_CONTEXT_FRAMES, OnnxAudio2Pose } from './OnnxAudio2Pose.ts';
 import { OnnxMotionStage } from './OnnxMotionStage.ts';
 
@@ -16,8 +18,11 @@ import { OnnxMotionStage } from './OnnxMotionStage.ts';
 export interface MotionEngineConfig {
   /** 'logmel' (default, embedded) or 'wav2vec' (ONNX; needs wav2vecPath and an ONNX mesh or pose). */
   features: 'logmel' | 'wav2vec';
-  /** 'embedded' (default, rule-based visemes) or 'onnx' (needs audio2meshPath). */
-  audio2mesh: 'embedded' | 'onnx';
+  /**
+   * 'learned' (default: the mouth model trained on real talking video, models/audio2mouth/, or audio2meshPath),
+   * 'embedded' (rule-based visemes) or 'onnx' (an AniPortrait-style mesh-offset graph; needs audio2meshPath).
+   */
+  audio2mesh: 'learned' | 'embedded' | 'onnx';
   /** 'embedded' (default, procedural) or 'onnx' (needs audio2posePath). */
   audio2pose: 'embedded' | 'onnx';
   wav2vecPath?: string;
@@ -55,10 +60,13 @@ export interface MotionModelReport {
   /** Feature size the ONNX parts take (80 for log-mel). */
   featureDim: number;
   /** Graphs loaded and checked, by role. */
-  checked: { role: 'wav2vec' | 'audio2mesh' | 'audio2pose'; file: string; provider: string }[];
+  checked: { role: 'wav2vec' | 'audio2mesh' | 'audio2mouth' | 'audio2pose'; file: string; provider: string }[];
 }
 
-const DEFAULT_ENGINE: MotionEngineConfig = Object.freeze({ features: 'logmel', audio2mesh: 'embedded', audio2pose: 'embedded' }) as MotionEngineConfig;
+const DEFAULT_ENGINE: MotionEngineConfig = Object.freeze({ features: 'logmel', audio2mesh: 'learned', audio2pose: 'embedded' }) as MotionEngineConfig;
+
+/** The shipped learned mouth model (trained by tools/train/, see models/audio2mouth/README.md). */
+export const DEFAULT_AUDIO2MOUTH_PATH = fileURLToPath(new URL('../../models/audio2mouth/audio2mouth.onnx', import.meta.url));
 
 /** Fill defaults and throw a TypeError naming the first bad field. */
 export function normalizeMotionEngine(engine: Partial<MotionEngineConfig> = {}): MotionEngineConfig {
@@ -67,7 +75,7 @@ export function normalizeMotionEngine(engine: Partial<MotionEngineConfig> = {}):
     if (!allowed.includes(e[field] as string)) throw new TypeError(`motion engine ${field} must be one of ${allowed.join(', ')} [${field}:${String(e[field])}]`);
   };
   oneOf('features', ['logmel', 'wav2vec']);
-  oneOf('audio2mesh', ['embedded', 'onnx']);
+  oneOf('audio2mesh', ['learned', 'embedded', 'onnx']);
   oneOf('audio2pose', ['embedded', 'onnx']);
   if (e.device !== undefined) assertDevice(e.device);
   const need = (on: boolean, field: 'wav2vecPath' | 'audio2meshPath' | 'audio2posePath'): void => {
@@ -76,8 +84,8 @@ export function normalizeMotionEngine(engine: Partial<MotionEngineConfig> = {}):
   need(e.features === 'wav2vec', 'wav2vecPath');
   need(e.audio2mesh === 'onnx', 'audio2meshPath');
   need(e.audio2pose === 'onnx', 'audio2posePath');
-  if (e.features === 'wav2vec' && e.audio2mesh === 'embedded' && e.audio2pose === 'embedded') {
-    throw new TypeError("motion engine features 'wav2vec' needs audio2mesh or audio2pose 'onnx' (the embedded models read log-mel cues) [features:wav2vec]");
+  if (e.features === 'wav2vec' && e.audio2mesh !== 'onnx' && e.audio2pose === 'embedded') {
+    throw new TypeError("motion engine features 'wav2vec' needs audio2mesh or audio2pose 'onnx' (the embedded and learned models read log-mel) [features:wav2vec]");
   }
   return e;
 }
@@ -86,6 +94,7 @@ interface LoadedParts {
   features: AsyncAudioFeatureExtractor | 'logmel';
   featureDim: number;
   mesh?: OnnxAudio2Mesh;
+  mouth?: OnnxAudio2Mouth;
   pose?: OnnxAudio2Pose;
 }
 
@@ -115,7 +124,12 @@ async function loadParts(e: MotionEngineConfig): Promise<LoadedParts> {
       }
     };
     let mesh: OnnxAudio2Mesh | undefined;
+    let mouth: OnnxAudio2Mouth | undefined;
     let pose: OnnxAudio2Pose | undefined;
+    if (e.audio2mesh === 'learned') {
+      mouth = await OnnxAudio2Mouth.create(e.audio2meshPath ?? DEFAULT_AUDIO2MOUTH_PATH, common);
+      loaded.push(mouth);
+    }
     if (e.audio2mesh === 'onnx') {
       mesh = await OnnxAudio2Mesh.create(e.audio2meshPath!, common);
       loaded.push(mesh);
@@ -126,7 +140,7 @@ async function loadParts(e: MotionEngineConfig): Promise<LoadedParts> {
       loaded.push(pose);
       checkDim(pose, 'audio2pose');
     }
-    return { features, featureDim, ...(mesh ? { mesh } : {}), ...(pose ? { pose } : {}) };
+    return { features, featureDim, ...(mesh ? { mesh } : {}), ...(mouth ? { mouth } : {}), ...(pose ? { pose } : {}) };
   } catch (err) {
     await Promise.allSettled(loaded.map((m) => m.dispose()));
     throw err;
@@ -143,8 +157,9 @@ export async function validateMotionModels(engine: Partial<MotionEngineConfig>):
   const checked: MotionModelReport['checked'] = [];
   if (parts.features !== 'logmel') checked.push({ role: 'wav2vec', file: (parts.features as Wav2VecExtractor).file, provider: e.device ?? 'cpu' });
   if (parts.mesh) checked.push({ role: 'audio2mesh', file: parts.mesh.file, provider: e.device ?? 'cpu' });
+  if (parts.mouth) checked.push({ role: 'audio2mouth', file: parts.mouth.file, provider: e.device ?? 'cpu' });
   if (parts.pose) checked.push({ role: 'audio2pose', file: parts.pose.file, provider: e.device ?? 'cpu' });
-  await Promise.all([parts.features === 'logmel' ? undefined : parts.features.dispose(), parts.mesh?.dispose(), parts.pose?.dispose()]);
+  await Promise.all([parts.features === 'logmel' ? undefined : parts.features.dispose(), parts.mesh?.dispose(), parts.mouth?.dispose(), parts.pose?.dispose()]);
   return { featureDim: parts.featureDim, checked };
 }
 
@@ -160,9 +175,9 @@ export async function createMotionStage(opts: CreateMotionStageOptions): Promise
   }
   const parts = await loadParts(e);
   try {
-    return new OnnxMotionStage({ fps, width, height, referenceLandmarks, seed, features: parts.features, ...(parts.mesh ? { mesh: parts.mesh } : {}), ...(parts.pose ? { pose: parts.pose } : {}) });
+    return new OnnxMotionStage({ fps, width, height, referenceLandmarks, seed, features: parts.features, ...(parts.mesh ? { mesh: parts.mesh } : {}), ...(parts.mouth ? { mouth: parts.mouth } : {}), ...(parts.pose ? { pose: parts.pose } : {}) });
   } catch (err) {
-    await Promise.allSettled([parts.features === 'logmel' ? undefined : parts.features.dispose(), parts.mesh?.dispose(), parts.pose?.dispose()]);
+    await Promise.allSettled([parts.features === 'logmel' ? undefined : parts.features.dispose(), parts.mesh?.dispose(), parts.mouth?.dispose(), parts.pose?.dispose()]);
     throw err;
   }
 }

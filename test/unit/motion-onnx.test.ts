@@ -63,11 +63,11 @@ test('OnnxAudio2Pose streamed in pieces over its causal window equals the whole-
   }
 });
 
-test('the default engine is the embedded stage; a wav2vec + ONNX stage emits each frame once, exactly at its lookahead', T, async () => {
+test('the rule-based mouth is the embedded stage; a wav2vec + ONNX stage emits each frame once, exactly at its lookahead', T, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'motion-onnx-'));
   const paths = writeTinyAudioGraphs(dir, { dim: 32 });
   const base = { fps: FPS, width: 512, height: 512, referenceLandmarks: reference(), seed: 3 };
-  const embedded = await createMotionStage(base);
+  const embedded = await createMotionStage({ ...base, engine: { audio2mesh: 'embedded' } });
   assert.ok(embedded instanceof EmbeddedMotionStage);
   await embedded.dispose();
   const stage = await createMotionStage({
