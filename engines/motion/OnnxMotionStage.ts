@@ -147,7 +147,9 @@ export class OnnxMotionStage implements MotionStage {
     this.calibration = mouth ? new MouthCalibration(this.rig) : null;
     this.mouthOutRing = new Float32Array(mouth ? VIDEO_RING * 2 : 0);
     if (this.mouthFeatures) this.mouthFeatRing = new Float32Array(CUE_RING * this.mouthFeatures.dim);
-    this.viseme = mesh || mouth ? null : new VisemeModel(this.logmel.featureRate);
+    // The learned mouth keeps the rule-based lip press: the training clips are too few to learn the brief
+    // closures of /p b m/, which the rules find from the voice bar, the murmur and the silent dip.
+    this.viseme = mesh ? null : new VisemeModel(this.logmel.featureRate);
     this.activity = new SpeechActivity(this.logmel.featureRate);
     this.head = new HeadMotion({ stepRate: this.logmel.featureRate, seed, pxPerCm: this.rig.pxPerCm });
     this.offsetRing = new Float32Array(mesh ? VIDEO_RING * NUM_LANDMARKS * 3 : 0);
@@ -405,10 +407,12 @@ export class OnnxMotionStage implements MotionStage {
     return this.mesh !== undefined || this.pose !== undefined;
   }
 
-  /** The learned mouth of local frame k as rig coefficients of this portrait. */
-  private learnedMouth(local: number): Float32Array {
+  /** The learned mouth of local frame k as rig coefficients of this portrait, with the rules' lip press. */
+  private learnedMouth(local: number, rules: Float32Array): Float32Array {
     const s = (local % VIDEO_RING) * 2;
-    return this.calibration!.coefficients(this.mouthOutRing[s]!, this.mouthOutRing[s + 1]!, this.learnedCoeffs);
+    const c = this.calibration!.coefficients(this.mouthOutRing[s]!, this.mouthOutRing[s + 1]!, this.learnedCoeffs);
+    c[RIG.lipPress] = rules[RIG.lipPress]!;
+    return c;
   }
 
   private makeFrame(k: number, local: number, j: number): MotionFrame {
@@ -419,7 +423,8 @@ export class OnnxMotionStage implements MotionStage {
     const scale = this.expressionScale;
     const r = j % CUE_RING;
     if (this.viseme || this.calibration) {
-      const src = this.calibration ? this.learnedMouth(local) : this.mouthRing.subarray(r * NUM_MOUTH_COEFFS, (r + 1) * NUM_MOUTH_COEFFS);
+      const rules = this.mouthRing.subarray(r * NUM_MOUTH_COEFFS, (r + 1) * NUM_MOUTH_COEFFS);
+      const src = this.calibration ? this.learnedMouth(local, rules) : rules;
       for (let i = 0; i < NUM_MOUTH_COEFFS; i++) {
         const m = clamp(src[i]! * scale, 0, MAX_MOUTH);
         c[i] = g > 0 ? g * this.glideFromMouth[i]! + (1 - g) * m : m;
