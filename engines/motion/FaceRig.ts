@@ -112,7 +112,7 @@ export class FaceRig {
     const gx = referenceLandmarks[28]! - referenceLandmarks[26]!;
     const gy = referenceLandmarks[29]! - referenceLandmarks[27]!;
     const d2 = dx * dx + dy * dy;
-    this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(3, -(gx * dx + gy * dy) / d2)) : 0;
+    this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(8, -(gx * dx + gy * dy) / d2)) : 0;
     // The lip gap that lipPress 1 returns to: the sealed rest mouth's own (~0 at 13-14 after retargeting).
     c.fill(0);
     c[RIG.lipSeal] = this.restSeal;

@@ -11,10 +11,13 @@
  * pixel is dark when its brightness, max(R, G, B), is under DARK_FRACTION x the median brightness of all skin pixels
  * (max rather than luma: lip red and lipstick smeared a little past the contour have a bright R and are not
  * mouth-interior dark; the interior, teeth shadow and a black gap are dark in every channel). Their count is `dark`.
+ * Of those, `interior` counts the ones coloured as a mouth interior: near black (brightness under NEAR_BLACK x the
+ * skin's) or deep red (luma under INTERIOR_DARK x the skin's, red at least INTERIOR_RED x green and blue). A beard,
+ * a moustache or a lip shadow that the animation stretches is dark but brown or grey, not a cavity.
  *
- * A beard, a shadow or a dark background inside the oval is the portrait's own: pass the portrait's count
- * (`paintOutsideLips(portrait, portraitMeasurement).dark`, or the result itself) as `baseline`; a frame is
- * flagged when `dark - baseline` exceeds max(MIN_EXCESS_PX, MIN_EXCESS_OF_MOUTH_AREA x mouth width^2).
+ * A beard, a shadow or a dark background inside the oval is the portrait's own: pass the portrait's result (or its
+ * `interior` count) as `baseline`; a frame is flagged when `interior - baseline` exceeds
+ * max(MIN_EXCESS_PX, MIN_EXCESS_OF_MOUTH_AREA x mouth width^2).
  */
 import type { FaceMeasurement } from '../measure/FaceMeasurer.ts';
 
@@ -35,6 +38,11 @@ export const AROUND_LIPS = 0.4;
 export const LIP_DILATE = 0.06;
 /** Dark = brightness (max of R, G, B) under this fraction of the median skin brightness of the lower face. */
 export const DARK_FRACTION = 0.45;
+/** Near black: brightness under this fraction of the skin's. */
+export const NEAR_BLACK = 0.2;
+/** Deep red of a cavity or tongue in shadow: red at least this many times green and blue, luma under INTERIOR_DARK x the skin's. */
+export const INTERIOR_RED = 1.8;
+export const INTERIOR_DARK = 0.3;
 /** A frame is flagged when the excess dark pixels exceed the larger of these. */
 export const MIN_EXCESS_PX = 12;
 export const MIN_EXCESS_OF_MOUTH_AREA = 0.004;
@@ -51,7 +59,9 @@ export interface PaintOutsideLips {
   skinLevel: number;
   /** dark pixels among them */
   dark: number;
-  /** dark - baseline (dark when no baseline) */
+  /** dark pixels coloured as a mouth interior (near black or deep red) */
+  interior: number;
+  /** interior - baseline (interior when no baseline) */
   excess: number;
   /** excess above the threshold for this face size */
   flagged: boolean;
@@ -95,7 +105,7 @@ export function paintOutsideLips(
 ): PaintOutsideLips {
   const { width: W, height: H, data } = frame;
   const l = measurement.landmarks;
-  if (!measurement.found || l.length < 478 * 3) return { measured: false, region: 0, skinLuma: Number.NaN, skinLevel: Number.NaN, dark: 0, excess: 0, flagged: false, threshold: 0 };
+  if (!measurement.found || l.length < 478 * 3) return { measured: false, region: 0, skinLuma: Number.NaN, skinLevel: Number.NaN, dark: 0, interior: 0, excess: 0, flagged: false, threshold: 0 };
   const pt = (i: number): Pt => [l[3 * i]!, l[3 * i + 1]!];
   const lips = LIPS_OUTER.map(pt);
   const rawOval = FACE_OVAL.map(pt);
@@ -120,7 +130,7 @@ export function paintOutsideLips(
   const ya = Math.max(0, Math.floor(Math.max(y0, ly0 - around))), yb = Math.min(H - 1, Math.ceil(Math.min(y1, ly1 + around)));
   const levels: number[] = [];
   const lumas: number[] = [];
-  const where: number[] = [];
+  const pixels: number[] = [];
   for (let y = ya; y <= yb; y++) {
     for (let x = xa; x <= xb; x++) {
       const px = x + 0.5, py = y + 0.5;
@@ -132,21 +142,27 @@ export function paintOutsideLips(
       const o = 4 * (y * W + x);
       levels.push(Math.max(data[o]!, data[o + 1]!, data[o + 2]!));
       lumas.push(0.299 * data[o]! + 0.587 * data[o + 1]! + 0.114 * data[o + 2]!);
-      if (mask) where.push(y * W + x);
+      pixels.push(y * W + x);
     }
   }
   const threshold = Math.max(MIN_EXCESS_PX, MIN_EXCESS_OF_MOUTH_AREA * mouthW * mouthW);
-  if (levels.length === 0) return { measured: true, region: 0, skinLuma: Number.NaN, skinLevel: Number.NaN, dark: 0, excess: 0, flagged: false, threshold };
+  if (levels.length === 0) return { measured: true, region: 0, skinLuma: Number.NaN, skinLevel: Number.NaN, dark: 0, interior: 0, excess: 0, flagged: false, threshold };
   const median = (xs: number[]): number => Float64Array.from(xs).sort()[Math.floor(xs.length / 2)]!;
   const skinLevel = median(levels);
   const skinLuma = median(lumas);
   const cut = DARK_FRACTION * skinLevel;
   let dark = 0;
+  let interior = 0;
   levels.forEach((v, k) => {
-    if (v < cut) dark++;
-    if (mask) mask[where[k]!] = v < cut ? 2 : 1;
+    if (v < cut) {
+      dark++;
+      const o = 4 * pixels[k]!;
+      const deepRed = lumas[k]! < INTERIOR_DARK * skinLuma && data[o]! >= INTERIOR_RED * Math.max(data[o + 1]!, data[o + 2]!, 4);
+      if (v < NEAR_BLACK * skinLevel || deepRed) interior++;
+    }
+    if (mask) mask[pixels[k]!] = v < cut ? 2 : 1;
   });
-  const base = typeof baseline === 'number' ? baseline : baseline.dark;
-  const excess = dark - base;
-  return { measured: true, region: levels.length, skinLuma, skinLevel, dark, excess, flagged: excess > threshold, threshold };
+  const base = typeof baseline === 'number' ? baseline : baseline.interior;
+  const excess = interior - base;
+  return { measured: true, region: levels.length, skinLuma, skinLevel, dark, interior, excess, flagged: excess > threshold, threshold };
 }

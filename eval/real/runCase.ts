@@ -104,7 +104,7 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
 
   // The portrait's own measurement: baseline of dark lower-face pixels (beard, shadows).
   const [pm] = await measurer.measure([portrait.image]);
-  const baseline = pm && pm.found ? paintOutsideLips(portrait.image, pm).dark : 0;
+  const baseline = pm && pm.found ? paintOutsideLips(portrait.image, pm).interior : 0;
 
   const picks = o.sheetFrames ? pickFrames(truthOpening, o.sheetFrames) : [];
   const kept = new Map<number, RgbaImage>();

@@ -108,3 +108,17 @@ test('lip red (lipstick) smeared past the contour is not mouth-interior dark; a 
   assert.equal(paintOutsideLips(image([], [[120, 192, 16, 6]]), face).dark, 0);
   assert.ok(paintOutsideLips(image([[120, 192, 16, 6]]), face).flagged);
 });
+
+/** Skin image with the open mouth plus rectangles of one colour. */
+function painted(rgb: [number, number, number], rects: [number, number, number, number][]): { width: number; height: number; data: Uint8Array } {
+  const img = image();
+  for (const [rx, ry, rw, rh] of rects) for (let y = ry; y < ry + rh; y++) for (let x = rx; x < rx + rw; x++) img.data.set([...rgb, 255], 4 * (y * W + x));
+  return img;
+}
+
+test('a brown beard shadow stretched under the lip is dark but not interior paint; a deep-red cavity sliver is', () => {
+  const beard = paintOutsideLips(painted([70, 50, 40], [[100, 192, 40, 8]]), face);
+  assert.ok(beard.dark >= 250 && beard.interior === 0 && !beard.flagged, JSON.stringify(beard));
+  const sliver = paintOutsideLips(painted([45, 8, 10], [[100, 192, 40, 3]]), face);
+  assert.ok(sliver.interior >= 60 && sliver.flagged, JSON.stringify(sliver));
+});

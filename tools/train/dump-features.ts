@@ -17,9 +17,13 @@ const TALKING = resolve(ROOT, '../shared/media/real/talking');
 const OUT = join(ROOT, '.cache/train/features');
 const CHUNK = 320;
 
-/** The clip's audio as 16 kHz mono float32, decoded by ffmpeg. */
-async function decodeAudio(path: string): Promise<Float32Array> {
-  const { stdout } = await run('ffmpeg', ['-loglevel', 'error', '-i', path, '-vn', '-ac', '1', '-ar', '16000', '-f', 'f32le', '-'], { encoding: 'buffer', maxBuffer: 1 << 30 });
+/** Speed perturbation factors (pitch and tempo together, as in speech-recognition training); 1 = the clip itself. */
+const SPEEDS = [1, 0.9, 1.1];
+
+/** The clip's audio as 16 kHz mono float32, decoded by ffmpeg, played `speed` times faster. */
+async function decodeAudio(path: string, speed: number): Promise<Float32Array> {
+  const filter = speed === 1 ? [] : ['-af', `aresample=16000,asetrate=${16000 * speed},aresample=16000`];
+  const { stdout } = await run('ffmpeg', ['-loglevel', 'error', '-i', path, '-vn', '-ac', '1', '-ar', '16000', ...filter, '-f', 'f32le', '-'], { encoding: 'buffer', maxBuffer: 1 << 30 });
   const buf = stdout as Buffer;
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
@@ -28,8 +32,14 @@ async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
   const clips = (await readdir(TALKING)).filter((f) => f.endsWith('.mp4')).sort();
   for (const file of clips) {
-    const clip = basename(file, '.mp4');
-    const pcm = await decodeAudio(join(TALKING, file));
+    for (const speed of SPEEDS) await dumpClip(basename(file, '.mp4'), join(TALKING, file), speed);
+  }
+}
+
+async function dumpClip(clipName: string, path: string, speed: number): Promise<void> {
+  {
+    const clip = speed === 1 ? clipName : `${clipName}@${speed}`;
+    const pcm = await decodeAudio(path, speed);
     const mel = new LogMelExtractor();
     const builder = new MouthFeatureBuilder(mel.dim, mel.featureRate);
     const rows: Float32Array[] = [];
@@ -37,7 +47,7 @@ async function main(): Promise<void> {
     const data = new Float32Array(rows.length * builder.dim);
     rows.forEach((r, i) => data.set(r, i * builder.dim));
     await writeFile(join(OUT, `${clip}.f32`), new Uint8Array(data.buffer));
-    await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
+    await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, speed, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
     console.log(`${clip}: ${rows.length} frames x ${builder.dim}`);
   }
 }

@@ -38,13 +38,14 @@ PAST = PAST_MS * FEATURE_RATE // 1000
 FUTURE = FUTURE_MS * FEATURE_RATE // 1000
 WINDOW = PAST + FUTURE + 1
 CLOSED = 0.03
+SPEEDS = [1, 0.9, 1.1]  # as tools/train/dump-features.ts
 AUX_SHAPES = ['jawOpen', 'mouthClose', 'mouthFunnel', 'mouthPucker', 'mouthLowerDownLeft', 'mouthLowerDownRight', 'mouthUpperUpLeft',
               'mouthUpperUpRight', 'mouthStretchLeft', 'mouthStretchRight', 'mouthRollLower', 'mouthRollUpper', 'mouthPressLeft',
               'mouthPressRight', 'mouthSmileLeft', 'mouthSmileRight']
 # Chosen by fold cross-validation (tools/train/README.md): small, heavily regularised, per-clip z-scored opening targets,
 # speakers weighted equally, an ensemble of ENSEMBLE seeds averaged inside the exported graph.
 OPTS = {'smooth': False, 'balance': True, 'aux': 0.0, 'hidden': 32, 'dropout': 0.5, 'noise': 0.5, 'wd': 0.1, 'ztarget': True,
-        'ensemble': 3, 'specaug': 1}
+        'ensemble': 3, 'specaug': 1, 'speeds': False}
 # The z-scored opening is mapped back to a typical real speaker's opening: mean and spread of the corpus.
 TYPICAL_MEAN = 0.14
 TYPICAL_STD = 0.08
@@ -56,9 +57,11 @@ def load_speakers():
         return json.load(f)['clips']
 
 
-def load_clip(clip):
-    meta = json.load(open(os.path.join(FEAT_DIR, clip + '.json')))
-    feats = np.fromfile(os.path.join(FEAT_DIR, clip + '.f32'), dtype='<f4').reshape(meta['frames'], meta['dim'])
+def load_clip(clip, speed=1):
+    """Windows and targets of one clip; speed != 1: its speed-perturbed audio (dump-features.ts) with the truth time-warped to match."""
+    name = clip if speed == 1 else f'{clip}@{speed}'
+    meta = json.load(open(os.path.join(FEAT_DIR, name + '.json')))
+    feats = np.fromfile(os.path.join(FEAT_DIR, name + '.f32'), dtype='<f4').reshape(meta['frames'], meta['dim'])
     truth = json.load(open(os.path.join(TRUTH_DIR, clip + '.json')))
     n = truth['frames']
     lmk = np.fromfile(os.path.join(TRUTH_DIR, clip + '.lmk.f32'), dtype='<f4').reshape(n, 478, 3)
@@ -72,17 +75,27 @@ def load_clip(clip):
     rp = os.path.join(RULES_DIR, clip + '.json')
     if os.path.exists(rp):
         rules = np.array(json.load(open(rp))['opening'], dtype=np.float64)
-    # Windows: frame k looks at feature frames 4k - PAST .. 4k + FUTURE (edges repeat the first/last frame).
-    step = FEATURE_RATE // FPS
-    idx = np.arange(n)[:, None] * step + np.arange(-PAST, FUTURE + 1)[None, :]
-    idx = np.clip(idx, 0, feats.shape[0] - 1)
-    x = feats[idx]  # [n, WINDOW, dim]
     names = truth['blendshapeNames']
     bs = np.array([b if b is not None else [np.nan] * len(names) for b in truth['blendshapes']], dtype=np.float64)
     aux = bs[:, [names.index(a) for a in AUX_SHAPES]]
     ok = ok & np.all(np.isfinite(aux), axis=1)
     y = np.concatenate([np.stack([opening, wr], axis=1), aux], axis=1)
-    return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules}
+    if speed != 1:
+        # Frame k of the perturbed clip shows original time k * speed frames.
+        src = np.arange(int((n - 1) / speed) + 1) * speed
+        i0 = np.minimum(np.floor(src).astype(int), n - 1)
+        i1 = np.minimum(i0 + 1, n - 1)
+        w = (src - i0)[:, None]
+        y = (1 - w) * y[i0] + w * y[i1]
+        ok = ok[i0] & ok[i1]
+        n = len(src)
+        rules = None
+    # Windows: frame k looks at feature frames 4k - PAST .. 4k + FUTURE (edges repeat the first/last frame).
+    step = FEATURE_RATE // FPS
+    idx = np.arange(n)[:, None] * step + np.arange(-PAST, FUTURE + 1)[None, :]
+    idx = np.clip(idx, 0, feats.shape[0] - 1)
+    x = feats[idx]  # [n, WINDOW, dim]
+    return {'clip': clip, 'speed': speed, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules}
 
 
 def smooth3(v):
@@ -124,6 +137,8 @@ def fit(clips, epochs, seed=0, log=False):
     torch.manual_seed(seed)
     np.random.seed(seed)
     o = OPTS
+    if o['speeds']:
+        clips = clips + [load_clip(c['clip'], s) for c in clips for s in SPEEDS if s != 1]
     x = np.concatenate([c['x'][c['ok']] for c in clips])
     ys = []
     for c in clips:
