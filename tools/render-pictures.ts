@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
+import { MouthCalibration } from '../engines/motion/MouthCalibration.ts';
 import { FaceRig, NEUTRAL_POSE } from '../engines/motion/FaceRig.ts';
 import { NUM_RIG_COEFFS, RIG } from '../engines/motion/rigBases.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
@@ -36,12 +37,16 @@ const PORTRAITS: [label: string, path: string][] = [
   ['bundled portrait', join(ROOT, 'assets/portraits/astronaut.png')],
 ];
 
-/** Named rig coefficient sets (RIG slots), in natural ranges (FaceRig applies the per-portrait gains). */
-const POSES: [name: string, caption: string, coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
-  ['closed', 'mouth closed (rest)', {}],
-  ['open', 'open vowel /a/', { jawOpen: 1, upperLipRaise: 0.3 }],
-  ['rounded', 'rounded /o u/', { jawOpen: 0.35, lipRound: 1 }],
-  ['blink', 'blink (lids meet)', { blinkLeft: 1, blinkRight: 1 }],
+/**
+ * Mouth states as the learned mouth gives them (inner-lip opening = gap / mouth width, log width ratio; mapped onto each
+ * portrait's rig by MouthCalibration, as in a session) plus other rig coefficients. 0.33 is the 95th percentile of the
+ * real speakers' opening in the corpus: an open vowel as people say it.
+ */
+const POSES: [name: string, caption: string, mouth: [opening: number, widthLog: number], coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
+  ['closed', 'mouth closed (rest)', [0, 0], {}],
+  ['open', 'open vowel /a/', [0.33, 0], {}],
+  ['rounded', 'rounded /o u/', [0.15, -0.15], {}],
+  ['blink', 'blink (lids meet)', [0, 0], { blinkLeft: 1, blinkRight: 1 }],
 ];
 
 const outDir = args.out!;
@@ -72,11 +77,13 @@ try {
     const left = Math.max(0, Math.min(SIZE - side, Math.round((x0 + x1 - side) / 2)));
     const top = Math.max(0, Math.min(SIZE - side, Math.round((y0 + y1 - side) / 2 + 0.05 * side)));
     const name = path.split('/').pop()!.replace(/\.[^.]+$/, '');
-    POSES.forEach(([pose, caption, c], col) => {
+    const calibration = new MouthCalibration(rig);
+    POSES.forEach(([pose, caption, [opening, widthLog], c], col) => {
       const coeffs = new Float32Array(NUM_RIG_COEFFS);
+      calibration.coefficients(opening, widthLog, coeffs);
       for (const [k, v] of Object.entries(c)) coeffs[RIG[k as keyof typeof RIG]] = v;
       const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
-      renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: c.jawOpen ?? 0 }, frame);
+      renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: coeffs[RIG.jawOpen]! }, frame);
       tiles.push({ input: Buffer.from(frame.data), left: col, top: row });
       if (args.full) void sharp(frame.data, { raw: { width: SIZE, height: SIZE, channels: 4 } }).png().toFile(join(args.full, `${name}-${pose}.png`));
       console.log(`${label} (${name}) ${pose}: ${caption} (${renderer.lastFrame.drawn} triangles, ${renderer.lastFrame.flipped} flipped)`);
