@@ -264,7 +264,7 @@ export class OnnxMotionStage implements MotionStage {
       for (const cue of cues) this.cueStep(cue);
       const feats: FeatureFrame[] = this.features ? await this.features.pushAsync(chunk) : cues;
       if (gen !== this.gen) return [];
-      for (const f of feats) this.storeFeature(f);
+      if (this.needsFeatures) for (const f of feats) this.storeFeature(f);
       await Promise.all([this.runModels(gen), this.runMouth(gen)]);
       if (gen !== this.gen) return [];
       this.emitReady(out);
