@@ -63,6 +63,8 @@ export interface AvatarClientOptions {
   requestTimeoutMs?: number;
   /** Deadline for ICE gathering (ms, default 5000). */
   gatherTimeoutMs?: number;
+  /** Rewrites the offer before it is sent (tests: e.g. mDNS-only candidates, as Firefox sends). */
+  transformOffer?: (sdp: string) => string;
 }
 
 /** One complete received video frame. */
@@ -359,7 +361,7 @@ export class AvatarClient {
       await pc.setLocalDescription(await pc.createOffer());
       this.transports.snapshot();
       await this.waitForGathering(pc);
-      const offer = pc.localDescription!.sdp;
+      const offer = (this.options.transformOffer ?? ((sdp: string) => sdp))(pc.localDescription!.sdp);
 
       const query = this.options.referenceId ? `?reference=${encodeURIComponent(this.options.referenceId)}` : '';
       const res = await fetch(`${this.baseUrl}/v1/sessions${query}`, {

@@ -25,7 +25,7 @@ import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorker
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
 import { parseControlMessage, RateLimiter } from './controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offersHighProfile } from './sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offerForIce, offersHighProfile } from './sdpOffer.ts';
 import { LatencyStats } from './LatencyStats.ts';
 
 /** Wall clock in ms with sub-ms resolution. */
@@ -197,7 +197,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     );
 
     try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: this.opts.offerSdp });
+      await pc.setRemoteDescription({ type: 'offer', sdp: offerForIce(this.opts.offerSdp) });
     } catch (err) {
       // werift's parser throws plain errors (e.g. "m line not found") on offers our shape check let through.
       throw new BadInputError(`SDP offer could not be applied: ${(err as Error).message}`);

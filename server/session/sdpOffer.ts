@@ -95,3 +95,18 @@ export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8')
   if (preferred === 'h264') return h264Ok || !offer.hasVp8 ? 'h264' : 'vp8';
   return offer.hasVp8 ? 'vp8' : 'h264';
 }
+
+/**
+ * The offer as the server applies it. A browser that hides its addresses behind mDNS names (`<uuid>.local`) and
+ * says `a=end-of-candidates` (Firefox does) leaves werift no pair to check, and werift fails the peer at once,
+ * before the browser's connectivity checks arrive. Without the marker werift waits for those checks and pairs
+ * with their source (a peer-reflexive candidate), as servers do; an offer with a usable candidate keeps it.
+ */
+export function offerForIce(sdp: string): string {
+  const candidates = sdp.match(/^a=candidate:.*$/gm) ?? [];
+  const usable = candidates.some((line) => {
+    const address = line.split(' ')[4] ?? '';
+    return address.length > 0 && !address.toLowerCase().endsWith('.local');
+  });
+  return usable ? sdp : sdp.replace(/^a=end-of-candidates\r?\n/gm, '');
+}

@@ -64,6 +64,23 @@ describe('hardening', { timeout: 180_000, concurrency: false }, () => {
     });
   });
 
+  test('an offer whose only candidates are mDNS names, with end-of-candidates (as Firefox sends), connects through the client\'s checks', async () => {
+    await withServer({}, async (server) => {
+      let n = 0;
+      // Every host candidate becomes an unresolvable <uuid>.local name; each m-section ends with end-of-candidates.
+      const firefoxLike = (sdp: string): string =>
+        sdp
+          .replace(/^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$/gm, (_m, a: string, _addr: string, b: string) => `${a}${(n++).toString(16).padStart(8, '0')}-0000-4000-8000-000000000000.local${b}`)
+          .replace(/^a=candidate:.* typ (srflx|relay).*\r?\n/gm, '')
+          .replace(/(\r?\nm=)/g, '\r\na=end-of-candidates$1')
+          .replace(/\r?\n?$/, '\r\na=end-of-candidates\r\n');
+      const c = await connected(server.url, { transformOffer: firefoxLike });
+      assert.ok(n > 0, 'the offer had host candidates to hide');
+      assert.ok(Math.abs((await rate(c)) - FPS) <= FPS * 0.15);
+      await c.close();
+    });
+  });
+
   test('auth on: no token -> 401, wrong token -> 401, right token -> 201; health stays open', async () => {
     await withServer({ auth: { token: 's3cret' } }, async (server) => {
       const body = '';

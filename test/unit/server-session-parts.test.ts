@@ -4,7 +4,7 @@ import { BadInputError, UnsupportedError } from '../../server/errors.ts';
 import { AudioArrivalLog } from '../../server/session/AudioArrivalLog.ts';
 import { LatencyStats } from '../../server/session/LatencyStats.ts';
 import { parseControlMessage } from '../../server/session/controlMessages.ts';
-import { chooseVideoCodec, inspectOffer } from '../../server/session/sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offerForIce } from '../../server/session/sdpOffer.ts';
 
 /** An offer around `media` (m= sections); each section gets a=mid:<index> after its m= line. */
 const offer = (media: string) => {
@@ -105,4 +105,15 @@ test('latency stats give nearest-rank percentiles over the window', () => {
 test('the view control message switches between video and the landmark debug view', () => {
   assert.deepEqual(parseControlMessage('{"type":"view","mode":"landmarks"}'), { message: { type: 'view', mode: 'landmarks' } });
   assert.match((parseControlMessage('{"type":"view","mode":"xray"}') as { error: string }).error, /"video" or "landmarks"/);
+});
+
+test('an offer with only mDNS candidates loses its end-of-candidates (werift then waits for the checks); one with a usable candidate keeps it', () => {
+  const mdns = 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=candidate:0 1 UDP 2122252543 3c5a6f1e-1b2c-4d5e-8f90-1234567890ab.local 52144 typ host\r\na=end-of-candidates\r\nm=video 9 UDP/TLS/RTP/SAVPF 120\r\na=end-of-candidates\r\n';
+  const applied = offerForIce(mdns);
+  assert.doesNotMatch(applied, /end-of-candidates/);
+  assert.match(applied, /\.local 52144 typ host/);
+  const none = 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=end-of-candidates\r\n';
+  assert.doesNotMatch(offerForIce(none), /end-of-candidates/);
+  const usable = mdns.replace('a=end-of-candidates\r\nm=video', 'a=candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\nm=video');
+  assert.equal(offerForIce(usable), usable);
 });
