@@ -4,16 +4,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,7 +20,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
 const PORTRAIT = join(ROOT, 'assets/portraits/astronaut.png');
 const OUT_DIR = join(ROOT, 'test-output');
-const SERVER_START_TIMEOUT_MS = 60_000;
 
 interface AvatarDebug {
   state: string;
@@ -29,58 +27,6 @@ interface AvatarDebug {
   sessionId: string | null;
   referenceId: string | null;
   stats: { framesDecoded: number; fps: number; serverLatencyMs: { p50: number; p95: number } | null };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => done(port));
-    });
-  });
-}
-
-/** Starts `server/main.ts` on a free port; resolves with its URL once it prints "listening on". */
-async function startServerProcess(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const log = (): string => output.slice(-4000);
-  const url = await new Promise<string>((done, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not listening after ${SERVER_START_TIMEOUT_MS} ms:\n${log()}`)), SERVER_START_TIMEOUT_MS);
-    const onData = (chunk: Buffer): void => {
-      output = (output + chunk.toString('utf8')).slice(-100_000);
-      const m = /listening on (https?:\/\/[^\s"',]+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        done(m[1]!.replace(/\/+$/, ''));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited during start [code:${code}, signal:${signal}]:\n${log()}`));
-    });
-  });
-  return { child, url, log };
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 // Page-side code is passed as strings: this tsconfig has no DOM lib.
