@@ -4,14 +4,12 @@
  * Writes .cache/train/features/<clip>.f32 (frames x dim float32, frame n centred at n * 10 ms) and <clip>.json.
  * Usage: npx tsx tools/train/dump-features.ts
  */
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { decodeClipAudio } from './clipAudio.ts';
 import { LogMelExtractor } from '../../engines/audio/LogMelExtractor.ts';
 import { MOUTH_CUE_NAMES, MouthFeatureBuilder } from '../../engines/motion/mouthFeatures.ts';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const TALKING = resolve(ROOT, '../shared/media/real/talking');
 const OUT = join(ROOT, '.cache/train/features');
@@ -19,14 +17,6 @@ const CHUNK = 320;
 
 /** Speed perturbation factors (pitch and tempo together, as in speech-recognition training); 1 = the clip itself. */
 const SPEEDS = [1, 0.9, 1.1];
-
-/** The clip's audio as 16 kHz mono float32, decoded by ffmpeg, played `speed` times faster. */
-async function decodeAudio(path: string, speed: number): Promise<Float32Array> {
-  const filter = speed === 1 ? [] : ['-af', `aresample=16000,asetrate=${16000 * speed},aresample=16000`];
-  const { stdout } = await run('ffmpeg', ['-loglevel', 'error', '-i', path, '-vn', '-ac', '1', '-ar', '16000', ...filter, '-f', 'f32le', '-'], { encoding: 'buffer', maxBuffer: 1 << 30 });
-  const buf = stdout as Buffer;
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-}
 
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
@@ -37,19 +27,17 @@ async function main(): Promise<void> {
 }
 
 async function dumpClip(clipName: string, path: string, speed: number): Promise<void> {
-  {
-    const clip = speed === 1 ? clipName : `${clipName}@${speed}`;
-    const pcm = await decodeAudio(path, speed);
-    const mel = new LogMelExtractor();
-    const builder = new MouthFeatureBuilder(mel.dim, mel.featureRate);
-    const rows: Float32Array[] = [];
-    for (let at = 0; at < pcm.length; at += CHUNK) for (const f of mel.push(pcm.subarray(at, at + CHUNK))) rows.push(builder.push(f));
-    const data = new Float32Array(rows.length * builder.dim);
-    rows.forEach((r, i) => data.set(r, i * builder.dim));
-    await writeFile(join(OUT, `${clip}.f32`), new Uint8Array(data.buffer));
-    await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, speed, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
-    console.log(`${clip}: ${rows.length} frames x ${builder.dim}`);
-  }
+  const clip = speed === 1 ? clipName : `${clipName}@${speed}`;
+  const pcm = await decodeClipAudio(path, speed);
+  const mel = new LogMelExtractor();
+  const builder = new MouthFeatureBuilder(mel.dim, mel.featureRate);
+  const rows: Float32Array[] = [];
+  for (let at = 0; at < pcm.length; at += CHUNK) for (const f of mel.push(pcm.subarray(at, at + CHUNK))) rows.push(builder.push(f));
+  const data = new Float32Array(rows.length * builder.dim);
+  rows.forEach((r, i) => data.set(r, i * builder.dim));
+  await writeFile(join(OUT, `${clip}.f32`), new Uint8Array(data.buffer));
+  await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, speed, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
+  console.log(`${clip}: ${rows.length} frames x ${builder.dim}`);
 }
 
 await main();

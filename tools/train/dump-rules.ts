@@ -3,27 +3,19 @@
  * landmarks (from the truth cache) as the reference: the baseline the learned model must beat, frame for frame.
  * Writes .cache/train/rules/<clip>.json { opening: number[] } at 25 fps. Usage: npx tsx tools/train/dump-rules.ts
  */
-import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { decodeClipAudio } from './clipAudio.ts';
 import { mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
 import { createMotionStage } from '../../engines/motion/createMotionStage.ts';
 import { NUM_LANDMARKS } from '../../engines/types.ts';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const TALKING = resolve(ROOT, '../shared/media/real/talking');
 const TRUTH = join(ROOT, '.cache/real/truth');
 const OUT = join(ROOT, '.cache/train/rules');
 const CHUNK = 320;
 const FPS = 25;
-
-async function decodeAudio(path: string): Promise<Float32Array> {
-  const { stdout } = await run('ffmpeg', ['-loglevel', 'error', '-i', path, '-vn', '-ac', '1', '-ar', '16000', '-f', 'f32le', '-'], { encoding: 'buffer', maxBuffer: 1 << 30 });
-  const buf = stdout as Buffer;
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-}
 
 /** First frame with a face: its 468 landmarks (x, y) in clip pixels. */
 async function referenceOf(clip: string): Promise<{ landmarks: Float32Array; width: number; height: number }> {
@@ -50,7 +42,7 @@ async function main(): Promise<void> {
       console.log(`${clip}: no truth yet, skipped`);
       continue;
     }
-    const pcm = await decodeAudio(join(TALKING, `${clip}.mp4`));
+    const pcm = await decodeClipAudio(join(TALKING, `${clip}.mp4`));
     const stage = await createMotionStage({ fps: FPS, width: ref.width, height: ref.height, referenceLandmarks: ref.landmarks, engine });
     const opening: number[] = [];
     const total = Math.ceil((pcm.length / 16000) * FPS);
