@@ -95,6 +95,30 @@ const CONTOUR_AREA2 = 1.5;
 const CONTOUR_MOBILITY = 0.25;
 
 /**
+ * Accumulate into `acc`/`cnt` the least move of a, b, c (weighted by `mobility`; 0 = fixed) that gives the triangle the
+ * doubled area `want`: the position-based projection along the area's gradient. `moved` collects vertices touched for
+ * the first time since `cnt` was cleared. False when the vertices coincide (no gradient).
+ */
+function projectArea(xy: Float32Array, a: number, b: number, c: number, want: number, mobility: Float32Array, acc: Float64Array, cnt: Float64Array, moved?: number[]): boolean {
+  const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!, cx = xy[2 * c]!, cy = xy[2 * c + 1]!;
+  const area = area2(xy, a, b, c);
+  const gax = by - cy, gay = cx - bx, gbx = cy - ay, gby = ax - cx, gcx = ay - by, gcy = bx - ax;
+  const ma = mobility[a]!, mb = mobility[b]!, mc = mobility[c]!;
+  const g2 = ma * (gax * gax + gay * gay) + mb * (gbx * gbx + gby * gby) + mc * (gcx * gcx + gcy * gcy);
+  if (g2 < 1e-9) return false;
+  const k = (want - area) / g2;
+  const add = (v: number, m: number, gx: number, gy: number): void => {
+    if (m === 0) return;
+    if (cnt[v] === 0) moved?.push(v);
+    acc[2 * v] = acc[2 * v]! + k * m * gx; acc[2 * v + 1] = acc[2 * v + 1]! + k * m * gy; cnt[v] = cnt[v]! + 1;
+  };
+  add(a, ma, gax, gay);
+  add(b, mb, gbx, gby);
+  add(c, mc, gcx, gcy);
+  return true;
+}
+
+/**
  * Untangle the reference's folds (the 2D projection of the mesh overlaps itself at the silhouette of a
  * turned face and where the lips roll over the inner lip contour; a closed mouth adds slivers): each folded or sliver
  * triangle's vertices are moved by the least displacement that gives it a small positive area (position-based
@@ -102,11 +126,9 @@ const CONTOUR_MOBILITY = 0.25;
  * folded triangles move, a few px at most, so the renderer can add the same shifts to every frame's landmarks
  * (the reference still maps onto itself) without moving texture away from the feature it belongs to.
  */
-function untangle(lm: Float32Array, tris: number[], stiff: Set<number>): Float32Array {
+function untangle(lm: Float32Array, tris: number[], mobility: Float32Array): Float32Array {
   const xy = Float32Array.from(lm);
   const n = lm.length / 2;
-  const mobility = new Float32Array(n).fill(1);
-  for (const v of stiff) mobility[v] = CONTOUR_MOBILITY;
   const acc = new Float64Array(n * 2), cnt = new Float64Array(n);
   // Triangles smaller than this (folded, or slivers that would fold at the slightest motion) are grown to it.
   const target = UNTANGLE_AREA2;
@@ -115,25 +137,15 @@ function untangle(lm: Float32Array, tris: number[], stiff: Set<number>): Float32
     let bad = 0;
     for (let t = 0; t < tris.length; t += 3) {
       const a = tris[t]!, b = tris[t + 1]!, c = tris[t + 2]!;
-      const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!, cx = xy[2 * c]!, cy = xy[2 * c + 1]!;
-      const area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
+      const area = area2(xy, a, b, c);
       // Triangles on the lip and lid contours are only unfolded (growing them would move those contours).
       const want = mobility[a]! < 1 || mobility[b]! < 1 || mobility[c]! < 1 ? CONTOUR_AREA2 : target;
       if (area >= 0.95 * want) continue;
       bad++;
-      // Gradient of the doubled area with respect to each vertex.
-      const gax = by - cy, gay = cx - bx, gbx = cy - ay, gby = ax - cx, gcx = ay - by, gcy = bx - ax;
-      const ma = mobility[a]!, mb = mobility[b]!, mc = mobility[c]!;
-      const g2 = ma * (gax * gax + gay * gay) + mb * (gbx * gbx + gby * gby) + mc * (gcx * gcx + gcy * gcy);
-      if (g2 < 1e-9) {
+      if (!projectArea(xy, a, b, c, want, mobility, acc, cnt)) {
         // All three on one point: nudge them apart.
         acc[2 * b] = acc[2 * b]! + 0.5; acc[2 * c + 1] = acc[2 * c + 1]! + 0.5; cnt[b] = cnt[b]! + 1; cnt[c] = cnt[c]! + 1;
-        continue;
       }
-      const k = (want - area) / g2;
-      acc[2 * a] = acc[2 * a]! + k * ma * gax; acc[2 * a + 1] = acc[2 * a + 1]! + k * ma * gay; cnt[a] = cnt[a]! + 1;
-      acc[2 * b] = acc[2 * b]! + k * mb * gbx; acc[2 * b + 1] = acc[2 * b + 1]! + k * mb * gby; cnt[b] = cnt[b]! + 1;
-      acc[2 * c] = acc[2 * c]! + k * mc * gcx; acc[2 * c + 1] = acc[2 * c + 1]! + k * mc * gcy; cnt[c] = cnt[c]! + 1;
     }
     if (bad === 0) break;
     for (let v = 0; v < n; v++) {
@@ -188,7 +200,9 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   for (let t = 0; t < mesh.length; t += 3) sum += area2(lm0, mesh[t]!, mesh[t + 1]!, mesh[t + 2]!);
   if (sum < 0) for (let t = 0; t < mesh.length; t += 3) [mesh[t + 1], mesh[t + 2]] = [mesh[t + 2]!, mesh[t + 1]!];
 
-  const lm = untangle(landmarks.subarray(0, NUM_LANDMARKS * 2), mesh, new Set([...lipSet, ...eyeSets.flatMap((e) => [...e])]));
+  const landmarkMobility = new Float32Array(NUM_LANDMARKS);
+  for (let i = 0; i < NUM_LANDMARKS; i++) landmarkMobility[i] = lipSet.has(i) || eyeSets.some((e) => e.has(i)) ? CONTOUR_MOBILITY : 1;
+  const lm = untangle(landmarks.subarray(0, NUM_LANDMARKS * 2), mesh, landmarkMobility);
   const eyeStrips: number[] = [];
   const lidUpper: number[] = [], lidLower: number[] = [];
   for (const [c0, c1] of topo.eyes) {
@@ -244,7 +258,7 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   lidLower.forEach((id, i) => { eyeColumn[id] = i; eyeSide[id] = 1; });
   for (let e = 0; e < lidUpper.length; e += 9) { eyeSide[lidUpper[e]!] = 0.5; eyeSide[lidUpper[e + 8]!] = 0.5; }
   const mobility = new Float32Array(numVertices);
-  for (let i = 0; i < NUM_LANDMARKS; i++) mobility[i] = lipSet.has(i) || eyeSets.some((e) => e.has(i)) ? CONTOUR_MOBILITY : 1;
+  mobility.set(landmarkMobility);
   const landmarkOffset = new Float32Array(NUM_LANDMARKS * 2);
   for (let i = 0; i < landmarkOffset.length; i++) landmarkOffset[i] = lm[i]! - lm0[i]!;
   let foldedInReference = 0;
@@ -296,21 +310,7 @@ export function unfoldFrame(mesh: WarpMesh, xy: Float32Array, refSign: Int8Array
   for (let t = 0, n = tris.length / 3; t < n; t++) if (folded(t) && eligible(t)) bad.push(t);
   for (let r = 0; r < rounds && bad.length > 0; r++) {
     const moved: number[] = [];
-    for (const t of bad) {
-      const a = tris[3 * t]!, b = tris[3 * t + 1]!, c = tris[3 * t + 2]!;
-      const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!, cx = xy[2 * c]!, cy = xy[2 * c + 1]!;
-      const area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay);
-      const gax = by - cy, gay = cx - bx, gbx = cy - ay, gby = ax - cx, gcx = ay - by, gcy = bx - ax;
-      const ma = mob[a]!, mb = mob[b]!, mc = mob[c]!;
-      const g2 = ma * (gax * gax + gay * gay) + mb * (gbx * gbx + gby * gby) + mc * (gcx * gcx + gcy * gcy);
-      if (g2 < 1e-9) continue;
-      const k = (FRAME_AREA2 - area) / g2;
-      for (const [v, m, gx, gy] of [[a, ma, gax, gay], [b, mb, gbx, gby], [c, mc, gcx, gcy]] as const) {
-        if (m === 0) continue;
-        if (cnt[v] === 0) moved.push(v);
-        acc[2 * v] = acc[2 * v]! + k * m * gx; acc[2 * v + 1] = acc[2 * v + 1]! + k * m * gy; cnt[v] = cnt[v]! + 1;
-      }
-    }
+    for (const t of bad) projectArea(xy, tris[3 * t]!, tris[3 * t + 1]!, tris[3 * t + 2]!, FRAME_AREA2, mob, acc, cnt, moved);
     if (moved.length === 0) break;
     const check = new Set<number>();
     for (const v of moved) {
