@@ -11,12 +11,14 @@ export interface RunMotionOptions {
   fps: number;
   /** Reference landmarks [468 * 2] in a `size` x `size` frame (default: the frontal canonical face). */
   reference?: Landmarks2D;
-  /** Output frame side, px (default 512). */
+  /** Output frame side, px (default 512); `width`/`height` override it for a frame that is not square. */
   size?: number;
+  width?: number;
+  height?: number;
   seed?: number;
   /** Samples per push (default 320 = 20 ms, as decoded Opus arrives). */
   chunk?: number;
-  /** Motion engines (default: all embedded). */
+  /** Motion engines (default: the default engines, the learned mouth). */
   engine?: Partial<MotionEngineConfig>;
 }
 
@@ -32,9 +34,9 @@ export function canonicalReference(): Float32Array {
 
 /** Motion frames 0..ceil(duration * fps)-1 of `pcm16k`; trailing silence flushes the stage's lookahead. */
 export async function runMotion(pcm16k: Float32Array, opts: RunMotionOptions): Promise<MotionFrame[]> {
-  const { fps, size = 512, seed = 1, chunk = 320 } = opts;
+  const { fps, size = 512, width = size, height = size, seed = 1, chunk = 320 } = opts;
   const referenceLandmarks = opts.reference ?? canonicalReference();
-  const motion = await createMotionStage({ fps, width: size, height: size, referenceLandmarks, seed, ...(opts.engine ? { engine: opts.engine } : {}) });
+  const motion = await createMotionStage({ fps, width, height, referenceLandmarks, seed, ...(opts.engine ? { engine: opts.engine } : {}) });
   try {
     const numFrames = Math.ceil((pcm16k.length / AUDIO_RATE) * fps);
     const out: MotionFrame[] = [];

@@ -47,7 +47,7 @@ export function framePortrait(lm: Landmarks2D, srcWidth: number, srcHeight: numb
   const faceLen = Math.hypot(lm[2 * CHIN]! - lm[2 * FOREHEAD]!, lm[2 * CHIN + 1]! - lm[2 * FOREHEAD + 1]!);
   let scale = faceLen / (faceFraction * height); // source px per output px
   // A levelled (rotated) or large crop that does not fit in the source is tightened around the face, up to
-  // maxZoom, rather than filled from outside the picture (what still lies outside is mirrored by sampleCrop).
+  // maxZoom, rather than filled from outside the picture (what still lies outside is filled smoothly by sampleCrop).
   const cos = Math.abs(Math.cos(roll)), sin = Math.abs(Math.sin(roll));
   const fit = Math.min(srcWidth / (width * cos + height * sin), srcHeight / (width * sin + height * cos));
   if (scale > fit) scale = Math.max(fit, scale / maxZoom);

@@ -4,15 +4,14 @@
  * Writes .cache/train/features/<clip>.f32 (frames x dim float32, frame n centred at n * 10 ms) and <clip>.json.
  * Usage: npx tsx tools/train/dump-features.ts
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { decodeClipAudio } from './clipAudio.ts';
 import { LogMelExtractor } from '../../engines/audio/LogMelExtractor.ts';
 import { MOUTH_CUE_NAMES, MouthFeatureBuilder } from '../../engines/motion/mouthFeatures.ts';
+import { clipPath, listClips } from '../../eval/measure/truthCache.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const TALKING = resolve(ROOT, '../shared/media/real/talking');
-const OUT = join(ROOT, '.cache/train/features');
+const OUT = resolve(import.meta.dirname, '../../.cache/train/features');
 const CHUNK = 320;
 
 /** Speed perturbation factors (pitch and tempo together, as in speech-recognition training); 1 = the clip itself. */
@@ -20,10 +19,7 @@ const SPEEDS = [1, 0.9, 1.1];
 
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
-  const clips = (await readdir(TALKING)).filter((f) => f.endsWith('.mp4')).sort();
-  for (const file of clips) {
-    for (const speed of SPEEDS) await dumpClip(basename(file, '.mp4'), join(TALKING, file), speed);
-  }
+  for (const clip of await listClips()) for (const speed of SPEEDS) await dumpClip(clip, clipPath(clip), speed);
 }
 
 async function dumpClip(clipName: string, path: string, speed: number): Promise<void> {
