@@ -81,7 +81,7 @@ if (clips.length === 0) {
 }
 
 // Motion engine: the server's default config, --audio2mesh overriding; 'learned' uses the clip's hold-out model.
-const baseMotion = { ...loadConfig().motion } as MotionChoice;
+const baseMotion: MotionChoice = { ...loadConfig().motion };
 if (args.audio2mesh) baseMotion.audio2mesh = args.audio2mesh as MotionChoice['audio2mesh'];
 if (args['audio2mesh-path']) baseMotion.audio2meshPath = resolve(args['audio2mesh-path']);
 function motionFor(clip: string): { motion: MotionChoice; model: string } {

@@ -11,10 +11,9 @@ import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
 import { MouthCalibration } from '../engines/motion/MouthCalibration.ts';
-import { FaceRig, NEUTRAL_POSE } from '../engines/motion/FaceRig.ts';
-import { NUM_RIG_COEFFS, RIG } from '../engines/motion/rigBases.ts';
+import { FaceRig } from '../engines/motion/FaceRig.ts';
+import { renderRigPose, rigCoefficients, type RigPose } from './render/renderRigPose.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
-import type { RgbaImage } from '../engines/types.ts';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const { values: args } = parseArgs({
@@ -42,7 +41,7 @@ const PORTRAITS: [label: string, path: string][] = [
  * portrait's rig by MouthCalibration, as in a session) plus other rig coefficients. 0.33 is the 95th percentile of the
  * real speakers' opening in the corpus: an open vowel as people say it.
  */
-const POSES: [name: string, caption: string, mouth: [opening: number, widthLog: number], coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
+const POSES: [name: string, caption: string, mouth: [opening: number, widthLog: number], coeffs: RigPose][] = [
   ['closed', 'mouth closed (rest)', [0, 0], {}],
   ['open', 'open vowel /a/', [0.33, 0], {}],
   ['rounded', 'rounded /o u/', [0.15, -0.15], {}],
@@ -79,11 +78,9 @@ try {
     const name = path.split('/').pop()!.replace(/\.[^.]+$/, '');
     const calibration = new MouthCalibration(rig);
     POSES.forEach(([pose, caption, [opening, widthLog], c], col) => {
-      const coeffs = new Float32Array(NUM_RIG_COEFFS);
+      const coeffs = rigCoefficients(c);
       calibration.coefficients(opening, widthLog, coeffs);
-      for (const [k, v] of Object.entries(c)) coeffs[RIG[k as keyof typeof RIG]] = v;
-      const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
-      renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: coeffs[RIG.jawOpen]! }, frame);
+      const frame = renderRigPose(renderer, reference, rig, coeffs);
       tiles.push({ input: Buffer.from(frame.data), left: col, top: row });
       if (args.full) void sharp(frame.data, { raw: { width: SIZE, height: SIZE, channels: 4 } }).png().toFile(join(args.full, `${name}-${pose}.png`));
       console.log(`${label} (${name}) ${pose}: ${caption} (${renderer.lastFrame.drawn} triangles, ${renderer.lastFrame.flipped} flipped)`);

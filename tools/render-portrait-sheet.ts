@@ -9,11 +9,11 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
-import { FaceRig, NEUTRAL_POSE } from '../engines/motion/FaceRig.ts';
-import { NUM_RIG_COEFFS, RIG } from '../engines/motion/rigBases.ts';
+import { FaceRig } from '../engines/motion/FaceRig.ts';
+import { renderRigPose, rigCoefficients, type RigPose } from './render/renderRigPose.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
 import { buildWarpMesh } from '../engines/render/warpMesh.ts';
-import type { ReferencePortrait, RgbaImage } from '../engines/types.ts';
+import type { ReferencePortrait } from '../engines/types.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,7 +29,7 @@ const TILE = 200;
 const MOUTH_TILE = 200;
 
 /** Rig coefficient sets shown per portrait. */
-export const SHEET_POSES: [name: string, coeffs: Partial<Record<keyof typeof RIG, number>>][] = [
+export const SHEET_POSES: [name: string, coeffs: RigPose][] = [
   ['rest', {}],
   ['half', { jawOpen: 0.5 }],
   ['wide', { jawOpen: 1, upperLipRaise: 0.3 }],
@@ -100,12 +100,8 @@ async function main(): Promise<void> {
       const mouthTiles: Buffer[] = [await sharp(ref.image.data, raw).extract({ left: mouthBox.left, top: mouthBox.top, width: mouthBox.side, height: mouthBox.side }).resize(MOUTH_TILE, MOUTH_TILE, { kernel: 'nearest' }).removeAlpha().png().toBuffer()];
       let times = '';
       for (const [pose, c] of SHEET_POSES) {
-        const coeffs = new Float32Array(NUM_RIG_COEFFS);
-        for (const [k, v] of Object.entries(c)) coeffs[RIG[k as keyof typeof RIG]] = v;
-        const landmarks = rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2));
-        const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
         const t0 = performance.now();
-        renderer.renderInto({ referenceId: ref.id, landmarks, frameIndex: 0, mouthOpen: c.jawOpen ?? 0 }, frame);
+        const frame = renderRigPose(renderer, ref, rig, rigCoefficients(c));
         times += ` ${pose} ${(performance.now() - t0).toFixed(1)}ms`;
         await sharp(frame.data, raw).png().toFile(join(fullDir, `${name}-${pose}.png`));
         tiles.push(await sharp(frame.data, raw).extract({ left: faceBox.left, top: faceBox.top, width: faceBox.side, height: faceBox.side }).resize(TILE, TILE).removeAlpha().png().toBuffer());

@@ -25,7 +25,8 @@ import { paintOutsideLips } from './paintOutsideLips.ts';
  * The pipeline's `motion` option as eval:real builds it. `audio2mesh` also admits 'learned' (the trained
  * audio->mouth model) whether or not this checkout's MotionEngineConfig lists it yet.
  */
-export type MotionChoice = Omit<Partial<MotionEngineConfig>, 'audio2mesh'> & { audio2mesh?: MotionEngineConfig['audio2mesh'] | 'learned' };
+/** Motion engines of a case (the pipeline's `motion` option). */
+export type MotionChoice = Partial<MotionEngineConfig>;
 
 /** Frames sent to the measurer at once. */
 const MEASURE_BATCH = 16;
@@ -109,7 +110,7 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
   const picks = o.sheetFrames ? pickFrames(truthOpening, o.sheetFrames) : [];
   const kept = new Map<number, RgbaImage>();
 
-  const pipeline = await AvatarPipeline.create({ fps, reference: portrait, engine: o.engine, motion: o.motion as Partial<MotionEngineConfig>, seed: o.seed ?? 1 });
+  const pipeline = await AvatarPipeline.create({ fps, reference: portrait, engine: o.engine, motion: o.motion, seed: o.seed ?? 1 });
   const session = measurer.openVideo(fps);
   const measured: FaceMeasurement[] = [];
   const paint: ReturnType<typeof paintOutsideLips>[] = [];

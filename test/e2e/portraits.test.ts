@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
-import { FaceRig, NEUTRAL_POSE } from '../../engines/motion/FaceRig.ts';
-import { NUM_RIG_COEFFS, RIG } from '../../engines/motion/rigBases.ts';
+import { FaceRig } from '../../engines/motion/FaceRig.ts';
+import { renderRigPose, rigCoefficients, type RigPose } from '../../tools/render/renderRigPose.ts';
 import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
 import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
 import { DEFAULT_MODEL_PATH, FaceMeasurer, type FaceMeasurement } from '../../eval/measure/FaceMeasurer.ts';
@@ -30,7 +30,7 @@ const POSES = {
   closed: {},
   half: { jawOpen: 0.5 },
   wide: { jawOpen: 1, upperLipRaise: 0.3 },
-} as const satisfies Record<string, Partial<Record<keyof typeof RIG, number>>>;
+} as const satisfies Record<string, RigPose>;
 type Pose = keyof typeof POSES;
 const POSE_NAMES = Object.keys(POSES) as Pose[];
 /** Measured opening (inner-lip gap / mouth width) must grow by at least this from closed to half and half to wide. */
@@ -58,13 +58,7 @@ let tilted: RgbaImage | undefined;
 function renderPoses(reference: ReferencePortrait, renderer: WarpRenderer): Record<Pose, RgbaImage> {
   const rig = new FaceRig(reference.landmarks);
   const frames = {} as Record<Pose, RgbaImage>;
-  for (const pose of POSE_NAMES) {
-    const coeffs = new Float32Array(NUM_RIG_COEFFS);
-    for (const [k, v] of Object.entries(POSES[pose])) coeffs[RIG[k as keyof typeof RIG]] = v;
-    const frame: RgbaImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 4) };
-    renderer.renderInto({ referenceId: reference.id, landmarks: rig.landmarks(coeffs, NEUTRAL_POSE, new Float32Array(468 * 2)), frameIndex: 0, mouthOpen: 0 }, frame);
-    frames[pose] = frame;
-  }
+  for (const pose of POSE_NAMES) frames[pose] = renderRigPose(renderer, reference, rig, rigCoefficients(POSES[pose]));
   return frames;
 }
 
