@@ -80,6 +80,7 @@ export class OnnxMotionStage implements MotionStage {
   private mouthFeatRing = new Float32Array(0);
   private readonly mouthOutRing: Float32Array;
   private nextMouthK = 0;
+  private mouthBatch = new Float32Array(0);
   private readonly viseme: VisemeModel | null;
   private readonly activity: SpeechActivity;
   private readonly head: HeadMotion;
@@ -333,7 +334,9 @@ export class OnnxMotionStage implements MotionStage {
     let n = 0;
     while (this.mouthCentre(this.nextMouthK + n) + futureFrames < this.cueCount && n < VIDEO_RING / 2) n++;
     if (n === 0) return;
-    const batch = new Float32Array(n * w * d);
+    // Reused between runs (they never overlap): one frame's window per push in steady state.
+    if (this.mouthBatch.length < n * w * d) this.mouthBatch = new Float32Array(n * w * d);
+    const batch = this.mouthBatch.subarray(0, n * w * d);
     const oldest = Math.max(0, this.cueCount - CUE_RING);
     for (let i = 0; i < n; i++) {
       const centre = this.mouthCentre(this.nextMouthK + i);
