@@ -11,6 +11,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { resampleAll } from '../../server/media/Resampler.ts';
+import { decodeWav } from '../../server/media/wav.ts';
+import { AUDIO_RATE } from '../../engines/types.ts';
 import { BLENDSHAPE_NAMES, type FaceMeasurer } from './FaceMeasurer.ts';
 import { LANDMARKS } from './pageScript.ts';
 import { extractAudioWav } from './video.ts';
@@ -126,4 +129,10 @@ export async function loadTruth(clip: string): Promise<Truth> {
   const landmarks = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   if (landmarks.length !== json.frames * LANDMARKS * 3) throw new Error(`truth landmarks of ${clip}: ${landmarks.length} floats, expected ${json.frames * LANDMARKS * 3}`);
   return { ...json, landmarks };
+}
+
+/** 16 kHz mono audio of a clip from the truth cache. */
+export async function clipAudio16k(clip: string): Promise<Float32Array> {
+  const wav = decodeWav(new Uint8Array(await readFile(audioWavPath(clip))), audioWavPath(clip));
+  return wav.sampleRate === AUDIO_RATE ? wav.samples : resampleAll(wav.samples, wav.sampleRate, AUDIO_RATE);
 }

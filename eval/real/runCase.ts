@@ -3,19 +3,16 @@
  * (AvatarPipeline + the warp engine, 20 ms chunks via tools/render/frameLoop.ts), our frames measured by the
  * FaceMeasurer as they come (never all held in memory), compared with the clip's truth measurements.
  */
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
 import type { MotionEngineConfig } from '../../engines/motion/createMotionStage.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import type { RenderEngine } from '../../engines/render/createRenderEngine.ts';
-import { AUDIO_RATE, type ReferencePortrait, type RgbaImage } from '../../engines/types.ts';
-import { resampleAll } from '../../server/media/Resampler.ts';
-import { decodeWav } from '../../server/media/wav.ts';
+import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
 import { runFrameLoop } from '../../tools/render/frameLoop.ts';
 import type { FaceMeasurement, FaceMeasurer } from '../measure/FaceMeasurer.ts';
-import { audioWavPath, clipPath, type Truth } from '../measure/truthCache.ts';
+import { clipAudio16k, clipPath, type Truth } from '../measure/truthCache.ts';
 import { readRawFrames } from '../measure/video.ts';
 import { pickFrames, type SheetColumn } from './contactSheet.ts';
 import { scoreOpenings, type OpeningScores } from './metrics.ts';
@@ -69,12 +66,6 @@ export async function portraitFromBytes(bytes: Uint8Array, size: number, landmar
 /** PNG bytes of an RGBA frame. */
 export async function pngOf(frame: RgbaImage): Promise<Uint8Array> {
   return new Uint8Array(await sharp(Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength), { raw: { width: frame.width, height: frame.height, channels: 4 } }).png().toBuffer());
-}
-
-/** 16 kHz mono audio of a clip from the truth cache. */
-export async function clipAudio16k(clip: string): Promise<Float32Array> {
-  const wav = decodeWav(new Uint8Array(await readFile(audioWavPath(clip))), audioWavPath(clip));
-  return wav.sampleRate === AUDIO_RATE ? wav.samples : resampleAll(wav.samples, wav.sampleRate, AUDIO_RATE);
 }
 
 export interface RunCaseOptions {

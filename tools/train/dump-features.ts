@@ -6,25 +6,23 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeClipAudio } from './clipAudio.ts';
 import { LogMelExtractor } from '../../engines/audio/LogMelExtractor.ts';
 import { MOUTH_CUE_NAMES, MouthFeatureBuilder } from '../../engines/motion/mouthFeatures.ts';
-import { clipPath, listClips } from '../../eval/measure/truthCache.ts';
+import { clipAudio16k, isCached, listClips } from '../../eval/measure/truthCache.ts';
 
 const OUT = resolve(import.meta.dirname, '../../.cache/train/features');
 const CHUNK = 320;
 
-/** Speed perturbation factors (pitch and tempo together, as in speech-recognition training); 1 = the clip itself. */
-const SPEEDS = [1, 0.9, 1.1];
-
 async function main(): Promise<void> {
   await mkdir(OUT, { recursive: true });
-  for (const clip of await listClips()) for (const speed of SPEEDS) await dumpClip(clip, clipPath(clip), speed);
+  for (const clip of await listClips()) {
+    if (await isCached(clip)) await dumpClip(clip);
+    else console.log(`${clip}: not in the truth cache (npm run measure:real), skipped`);
+  }
 }
 
-async function dumpClip(clipName: string, path: string, speed: number): Promise<void> {
-  const clip = speed === 1 ? clipName : `${clipName}@${speed}`;
-  const pcm = await decodeClipAudio(path, speed);
+async function dumpClip(clip: string): Promise<void> {
+  const pcm = await clipAudio16k(clip);
   const mel = new LogMelExtractor();
   const builder = new MouthFeatureBuilder(mel.dim, mel.featureRate);
   const rows: Float32Array[] = [];
@@ -32,7 +30,7 @@ async function dumpClip(clipName: string, path: string, speed: number): Promise<
   const data = new Float32Array(rows.length * builder.dim);
   rows.forEach((r, i) => data.set(r, i * builder.dim));
   await writeFile(join(OUT, `${clip}.f32`), new Uint8Array(data.buffer));
-  await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, speed, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
+  await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, featureRate: mel.featureRate, dim: builder.dim, bands: mel.dim, cues: MOUTH_CUE_NAMES, frames: rows.length, audioSeconds: pcm.length / 16000 }));
   console.log(`${clip}: ${rows.length} frames x ${builder.dim}`);
 }
 

@@ -5,12 +5,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { decodeClipAudio } from './clipAudio.ts';
 import { mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
 import { NUM_LANDMARKS } from '../../engines/types.ts';
 import { runMotion } from '../../eval/motionRunner.ts';
 import { LANDMARKS } from '../../eval/measure/pageScript.ts';
-import { clipPath, isCached, listClips, loadTruth } from '../../eval/measure/truthCache.ts';
+import { clipAudio16k, isCached, listClips, loadTruth } from '../../eval/measure/truthCache.ts';
 
 const OUT = resolve(import.meta.dirname, '../../.cache/train/rules');
 const FPS = 25;
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
       reference[2 * i] = truth.landmarks[(k * LANDMARKS + i) * 3]!;
       reference[2 * i + 1] = truth.landmarks[(k * LANDMARKS + i) * 3 + 1]!;
     }
-    const frames = await runMotion(await decodeClipAudio(clipPath(clip)), { fps: FPS, width: truth.width, height: truth.height, reference, engine: { audio2mesh: 'embedded' } });
+    const frames = await runMotion(await clipAudio16k(clip), { fps: FPS, width: truth.width, height: truth.height, reference, engine: { audio2mesh: 'embedded' } });
     await writeFile(join(OUT, `${clip}.json`), JSON.stringify({ clip, fps: FPS, opening: frames.map((f) => mouthOpening(f.landmarks)) }));
     console.log(`${clip}: ${frames.length} frames`);
   }

@@ -38,14 +38,10 @@ PAST = PAST_MS * FEATURE_RATE // 1000
 FUTURE = FUTURE_MS * FEATURE_RATE // 1000
 WINDOW = PAST + FUTURE + 1
 CLOSED = 0.03
-SPEEDS = [1, 0.9, 1.1]  # as tools/train/dump-features.ts
-AUX_SHAPES = ['jawOpen', 'mouthClose', 'mouthFunnel', 'mouthPucker', 'mouthLowerDownLeft', 'mouthLowerDownRight', 'mouthUpperUpLeft',
-              'mouthUpperUpRight', 'mouthStretchLeft', 'mouthStretchRight', 'mouthRollLower', 'mouthRollUpper', 'mouthPressLeft',
-              'mouthPressRight', 'mouthSmileLeft', 'mouthSmileRight']
 # Chosen by fold cross-validation (tools/train/README.md): small, heavily regularised, per-clip z-scored opening targets,
 # speakers weighted equally, an ensemble of ENSEMBLE seeds averaged inside the exported graph.
-OPTS = {'smooth': False, 'balance': True, 'aux': 0.0, 'hidden': 32, 'dropout': 0.5, 'noise': 0.5, 'wd': 0.1, 'ztarget': True,
-        'ensemble': 3, 'specaug': 1, 'speeds': False}
+OPTS = {'balance': True, 'hidden': 32, 'dropout': 0.5, 'noise': 0.5, 'wd': 0.1, 'ztarget': True,
+        'ensemble': 3, 'specaug': 1}
 # The z-scored opening is mapped back to a typical real speaker's opening: mean and spread of the corpus.
 TYPICAL_MEAN = 0.14
 TYPICAL_STD = 0.08
@@ -57,11 +53,10 @@ def load_speakers():
         return json.load(f)['clips']
 
 
-def load_clip(clip, speed=1):
-    """Windows and targets of one clip; speed != 1: its speed-perturbed audio (dump-features.ts) with the truth time-warped to match."""
-    name = clip if speed == 1 else f'{clip}@{speed}'
-    meta = json.load(open(os.path.join(FEAT_DIR, name + '.json')))
-    feats = np.fromfile(os.path.join(FEAT_DIR, name + '.f32'), dtype='<f4').reshape(meta['frames'], meta['dim'])
+def load_clip(clip):
+    """Windows and targets of one clip."""
+    meta = json.load(open(os.path.join(FEAT_DIR, clip + '.json')))
+    feats = np.fromfile(os.path.join(FEAT_DIR, clip + '.f32'), dtype='<f4').reshape(meta['frames'], meta['dim'])
     truth = json.load(open(os.path.join(TRUTH_DIR, clip + '.json')))
     n = truth['frames']
     lmk = np.fromfile(os.path.join(TRUTH_DIR, clip + '.lmk.f32'), dtype='<f4').reshape(n, 478, 3)
@@ -75,39 +70,19 @@ def load_clip(clip, speed=1):
     rp = os.path.join(RULES_DIR, clip + '.json')
     if os.path.exists(rp):
         rules = np.array(json.load(open(rp))['opening'], dtype=np.float64)
-    names = truth['blendshapeNames']
-    bs = np.array([b if b is not None else [np.nan] * len(names) for b in truth['blendshapes']], dtype=np.float64)
-    aux = bs[:, [names.index(a) for a in AUX_SHAPES]]
-    ok = ok & np.all(np.isfinite(aux), axis=1)
-    y = np.concatenate([np.stack([opening, wr], axis=1), aux], axis=1)
-    if speed != 1:
-        # Frame k of the perturbed clip shows original time k * speed frames.
-        src = np.arange(int((n - 1) / speed) + 1) * speed
-        i0 = np.minimum(np.floor(src).astype(int), n - 1)
-        i1 = np.minimum(i0 + 1, n - 1)
-        w = (src - i0)[:, None]
-        y = (1 - w) * y[i0] + w * y[i1]
-        ok = ok[i0] & ok[i1]
-        n = len(src)
-        rules = None
+    y = np.stack([opening, wr], axis=1)
     # Windows: frame k looks at feature frames 4k - PAST .. 4k + FUTURE (edges repeat the first/last frame).
     step = FEATURE_RATE // FPS
     idx = np.arange(n)[:, None] * step + np.arange(-PAST, FUTURE + 1)[None, :]
     idx = np.clip(idx, 0, feats.shape[0] - 1)
     x = feats[idx]  # [n, WINDOW, dim]
-    return {'clip': clip, 'speed': speed, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules}
-
-
-def smooth3(v):
-    out = v.copy()
-    out[1:-1] = 0.25 * v[:-2] + 0.5 * v[1:-1] + 0.25 * v[2:]
-    return out
+    return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules}
 
 
 class Audio2Mouth(nn.Module):
     """Feature window [B, W, D] -> [opening, widthLog] [B, 2]; input normalisation baked in."""
 
-    def __init__(self, dim, mean, std, hidden=64, outputs=2, dropout=0.3):
+    def __init__(self, dim, mean, std, hidden=64, dropout=0.3):
         super().__init__()
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32))
@@ -120,8 +95,7 @@ class Audio2Mouth(nn.Module):
         for _ in range(3):
             t = (t + 1) // 2
         self.drop = nn.Dropout(dropout)
-        self.head = nn.Sequential(nn.Linear(hidden * t, 64), nn.GELU(), nn.Linear(64, outputs))
-        self.export_only = False
+        self.head = nn.Sequential(nn.Linear(hidden * t, 64), nn.GELU(), nn.Linear(64, 2))
 
     def forward(self, window):
         x = (window - self.mean) / self.std
@@ -129,16 +103,13 @@ class Audio2Mouth(nn.Module):
         x = self.drop(x.flatten(1))
         y = self.head(x)
         # Opening is never negative; widthLog is free.
-        y = torch.cat([nn.functional.softplus(y[:, :1] * 4) / 4, y[:, 1:]], dim=1)
-        return y[:, :2] if self.export_only else y
+        return torch.cat([nn.functional.softplus(y[:, :1] * 4) / 4, y[:, 1:]], dim=1)
 
 
 def fit(clips, epochs, seed=0, log=False):
     torch.manual_seed(seed)
     np.random.seed(seed)
     o = OPTS
-    if o['speeds']:
-        clips = clips + [load_clip(c['clip'], s) for c in clips for s in SPEEDS if s != 1]
     x = np.concatenate([c['x'][c['ok']] for c in clips])
     ys = []
     for c in clips:
@@ -146,8 +117,6 @@ def fit(clips, epochs, seed=0, log=False):
         if o['ztarget']:
             m = c['ok']
             y[:, 0] = (y[:, 0] - y[m, 0].mean()) / max(y[m, 0].std(), 1e-3) * TYPICAL_STD + TYPICAL_MEAN
-        if o['smooth']:
-            y = np.stack([smooth3(y[:, i]) for i in range(y.shape[1])], axis=1)
         ys.append(y[c['ok']])
     y = np.concatenate(ys)
     # Sample weights: each speaker counts the same in total (one long clip must not dominate).
@@ -159,13 +128,11 @@ def fit(clips, epochs, seed=0, log=False):
     sw = sw / sw.mean()
     flat = x.reshape(-1, x.shape[2])
     mean, std = flat.mean(0), flat.std(0) + 1e-3
-    nout = y.shape[1] if o['aux'] > 0 else 2
-    y = y[:, :nout]
-    model = Audio2Mouth(x.shape[2], mean, std, hidden=o['hidden'], outputs=nout, dropout=o['dropout'])
+    model = Audio2Mouth(x.shape[2], mean, std, hidden=o['hidden'], dropout=o['dropout'])
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=o['wd'])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     xt, yt, st = torch.tensor(x), torch.tensor(y), torch.tensor(sw, dtype=torch.float32)
-    w = torch.tensor([1.0, 0.25] + [o['aux'] * 0.1] * (nout - 2))
+    w = torch.tensor([1.0, 0.25])
     for ep in range(epochs):
         model.train()
         perm = torch.randperm(len(xt))
@@ -205,15 +172,6 @@ class Ensemble(nn.Module):
         super().__init__()
         self.models = nn.ModuleList(models)
         self.mean = models[0].mean
-
-    @property
-    def export_only(self):
-        return self.models[0].export_only
-
-    @export_only.setter
-    def export_only(self, v):
-        for m in self.models:
-            m.export_only = v
 
     def forward(self, window):
         return torch.stack([m(window) for m in self.models]).mean(0)
@@ -269,7 +227,6 @@ def export(model, path, gain=1.0):
     """ONNX graph `window [batch, frames, dim] -> mouth [batch, 2]` and its description `<name>.json` beside it."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     model.eval()
-    model.export_only = True
     wrapped = Amplified(model, gain)
     dummy = torch.zeros(1, WINDOW, model.mean.shape[0])
     torch.onnx.export(wrapped, dummy, path, input_names=['window'], output_names=['mouth'],
