@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import sharp from 'sharp';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { AvatarDebug } from '../../client/debugState.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -21,13 +22,6 @@ const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
 const PORTRAIT = join(ROOT, 'assets/portraits/astronaut.png');
 const OUT_DIR = join(ROOT, 'test-output');
 
-interface AvatarDebug {
-  state: string;
-  error: string | null;
-  sessionId: string | null;
-  referenceId: string | null;
-  stats: { framesDecoded: number; fps: number; serverLatencyMs: { p50: number; p95: number } | null };
-}
 
 // Page-side code is passed as strings: this tsconfig has no DOM lib.
 const avatar = (page: Page): Promise<AvatarDebug> => page.evaluate<AvatarDebug>('window.__avatar');

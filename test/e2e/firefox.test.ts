@@ -8,16 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { AvatarDebug } from '../../client/debugState.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
 const FIREFOX = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
 const FPS = 25;
 
-interface AvatarDebug {
-  state: string;
-  error: string | null;
-  stats: { framesDecoded: number; fps: number; codec: string | null; width: number; height: number; serverLatencyMs: { p95: number } | null };
-}
 
 // Page-side code is passed as strings: this tsconfig has no DOM lib.
 const avatar = (page: Page): Promise<AvatarDebug> => page.evaluate('window.__avatar') as Promise<AvatarDebug>;
