@@ -8,6 +8,8 @@
  */
 
 import type { AvatarDebug, LiveStats, State } from './debugState.ts';
+import { bearerHeaders, HttpError, pageToken, reasonOf } from './http.ts';
+import { waitForIceGathering } from './iceGathering.ts';
 
 declare global {
   interface Window {
@@ -35,6 +37,7 @@ const ui = {
   clear: $<HTMLButtonElement>('clear'),
   landmarks: $<HTMLInputElement>('landmarks'),
   sound: $<HTMLInputElement>('sound'),
+  echo: $<HTMLInputElement>('echo'),
   portrait: $<HTMLInputElement>('portrait'),
   preview: $<HTMLImageElement>('portrait-preview'),
   expression: $<HTMLInputElement>('expression'),
@@ -45,6 +48,7 @@ const ui = {
   statBitrate: $('stat-bitrate'),
   statDropped: $('stat-dropped'),
   statVideo: $('stat-video'),
+  presenterLink: $<HTMLAnchorElement>('presenter-link'),
 };
 
 function emptyStats(): LiveStats {
@@ -78,16 +82,6 @@ interface Session {
 
 let session: Session | null = null;
 
-/** A failed request, with the server's reason when it gave one. */
-class HttpError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-  }
-}
-
 // ------------------------------------------------------------------ state and errors
 
 function setState(state: State, detail?: string): void {
@@ -106,19 +100,6 @@ function showError(message: string | null): void {
   ui.error.textContent = message ?? '';
 }
 
-/** Reads the server's reason from a JSON `{error}` body, else the text. */
-async function reasonOf(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { error?: unknown; reason?: unknown; message?: unknown };
-    const reason = body.error ?? body.reason ?? body.message;
-    if (typeof reason === 'string') return reason;
-  } catch {
-    // not JSON
-  }
-  return text.trim().slice(0, 200) || res.statusText || `HTTP ${res.status}`;
-}
-
 function describeError(error: unknown): string {
   if (error instanceof DOMException && error.name === 'NotAllowedError') return 'microphone permission denied';
   if (error instanceof DOMException && error.name === 'NotFoundError') return 'no microphone found';
@@ -134,10 +115,8 @@ ui.portrait.addEventListener('change', () => {
   if (file) void uploadPortrait(file);
 });
 
-/** `?token=...` on the page URL is sent as a bearer token, for servers with auth on. */
-const pageToken = new URLSearchParams(location.search).get('token');
 function authHeaders(headers: Record<string, string> = {}): Record<string, string> {
-  return pageToken ? { ...headers, authorization: `Bearer ${pageToken}` } : headers;
+  return bearerHeaders(pageToken, headers);
 }
 
 async function uploadPortrait(file: File): Promise<void> {
@@ -176,23 +155,6 @@ window.addEventListener('pagehide', () => void stop());
 
 function sendControl(message: Record<string, unknown>): void {
   if (session?.channel.readyState === 'open') session.channel.send(JSON.stringify(message));
-}
-
-function waitForGathering(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    // Non-trickle: send what we have after the deadline rather than hang on a slow interface.
-    const timer = window.setTimeout(done, GATHER_TIMEOUT_MS);
-    function done(): void {
-      window.clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', onChange);
-      resolve();
-    }
-    function onChange(): void {
-      if (pc.iceGatheringState === 'complete') done();
-    }
-    pc.addEventListener('icegatheringstatechange', onChange);
-  });
 }
 
 async function start(): Promise<void> {
@@ -245,8 +207,11 @@ async function start(): Promise<void> {
 
     setState('starting', 'connecting...');
     await pc.setLocalDescription(await pc.createOffer());
-    await waitForGathering(pc);
-    const query = debug.referenceId ? `?reference=${encodeURIComponent(debug.referenceId)}` : '';
+    await waitForIceGathering(pc, GATHER_TIMEOUT_MS);
+    const params = new URLSearchParams();
+    if (debug.referenceId) params.set('reference', debug.referenceId);
+    if (ui.echo.checked) params.set('echo', '1');
+    const query = params.size > 0 ? `?${params}` : '';
     const res = await fetch(`/v1/sessions${query}`, {
       method: 'POST',
       headers: authHeaders({ 'content-type': 'application/sdp' }),
@@ -324,7 +289,8 @@ async function stop(): Promise<void> {
   if (!session) return;
   setState('stopping', 'stopping...');
   await teardown();
-  setState('idle', 'idle');
+  if (pageToken) ui.presenterLink.href = `/presenter?token=${encodeURIComponent(pageToken)}`;
+setState('idle', 'idle');
 }
 
 /** One exit for Stop, errors and page unload: DELETE the session, close the peer, release the mic. */
@@ -404,4 +370,5 @@ function renderStats(s: LiveStats): void {
   ui.statVideo.textContent = s.width ? `${s.width}x${s.height} ${s.codec ?? ''}`.trim() : '-';
 }
 
+if (pageToken) ui.presenterLink.href = `/presenter?token=${encodeURIComponent(pageToken)}`;
 setState('idle', 'idle');

@@ -80,13 +80,12 @@ export class AvatarPipeline {
     return this.renderer.render(frames);
   }
 
-  /** Apply a client control message. */
-  control(msg: PipelineControl): void {
+  /** Apply a client control message; `clear` returns the frames to show at once (the mouth gliding to rest). */
+  control(msg: PipelineControl): MotionFrame[] {
     switch (msg.type) {
       case 'clear':
-        this.motion.clear();
         this.renderer.reset();
-        break;
+        return this.motion.clear();
       case 'pose':
         this.motion.setPoseOverride('reset' in msg ? null : { yaw: msg.yaw, pitch: msg.pitch, roll: msg.roll });
         break;
@@ -99,6 +98,7 @@ export class AvatarPipeline {
         this.view = msg.mode;
         break;
     }
+    return [];
   }
 
   async dispose(): Promise<void> {

@@ -10,35 +10,21 @@
  *   await client.close();            // DELETE /v1/sessions/{id}, close the peer
  */
 import { performance } from 'node:perf_hooks';
-import {
-  MediaStreamTrack,
-  RTCPeerConnection,
-  RtpHeader,
-  RtpPacket,
-  dePacketizeRtpPackets,
-  useH264,
-  useOPUS,
-  useVP8,
-} from 'werift';
-import { RTCRtpCodecParameters, type RTCDataChannel, type RTCRtpTransceiver } from 'werift';
-import { OPUS_FRAME_SAMPLES, OPUS_RATE, OpusEncoder } from '../server/media/OpusCodec.ts';
+import { MediaStreamTrack, type RTCDataChannel, type RTCPeerConnection, type RTCRtpTransceiver, type RtpPacket } from 'werift';
+import { OPUS_RATE } from '../server/media/OpusCodec.ts';
 import { PeerTransports } from '../server/media/PeerTransports.ts';
 import { percentileOfSorted } from '../engines/util/percentile.ts';
-import { disableDefaultStun } from '../server/media/noDefaultStun.ts';
+import { createClientPeer, createCompleteOffer, VIDEO_CODEC_CHOICES, waitForPeerConnected, type VideoCodecChoice } from './clientPeer.ts';
+import { VideoFrameAssembler, type EncodedVideoFrame } from './rtpVideoFrames.ts';
+import { AvatarServerError, deleteResource, postForCreated } from './serverRequests.ts';
+import { AUDIO_PACKET_MS, encodeOpusPackets, OpusTrackSender } from './OpusTrackSender.ts';
+
+export { AUDIO_PACKET_MS, AvatarServerError, encodeOpusPackets, type EncodedVideoFrame, type VideoCodecChoice };
 
 /** Audio sample rate the client encodes at (Hz). */
 export const AUDIO_RATE_HZ = OPUS_RATE;
-/** Opus packet duration (ms). */
-export const AUDIO_PACKET_MS = 20;
-const SAMPLES_PER_PACKET = OPUS_FRAME_SAMPLES; // 20 ms at 48 kHz
-/** When the event loop stalls longer than this, skip audio instead of bursting it (ms). */
-const MAX_CATCH_UP_MS = 200;
-/** Frames whose marker packet never came are abandoned after this many newer frames. */
-const MAX_PENDING_FRAMES = 8;
 /** Bound on stored latency samples (about 11 h at 25 fps). */
 const MAX_LATENCY_SAMPLES = 1_000_000;
-
-export type VideoCodecChoice = 'h264' | 'vp8' | 'both';
 
 export interface AvatarClientOptions {
   /** Server origin, e.g. `http://127.0.0.1:8080`. */
@@ -65,18 +51,6 @@ export interface AvatarClientOptions {
   gatherTimeoutMs?: number;
   /** Rewrites the offer before it is sent (tests: e.g. mDNS-only candidates, as Firefox sends). */
   transformOffer?: (sdp: string) => string;
-}
-
-/** One complete received video frame. */
-export interface EncodedVideoFrame {
-  /** Annex B for H.264, the raw VP8 frame for VP8. */
-  data: Buffer;
-  /** 'video/H264' or 'video/VP8'. */
-  mimeType: string;
-  keyframe: boolean;
-  rtpTimestamp: number;
-  /** performance.now() at the arrival of the frame's last packet (ms). */
-  arrivalMs: number;
 }
 
 /** Messages the server sends on the `control` channel. */
@@ -146,48 +120,6 @@ export interface AvatarClientStats {
   durationMs: number;
 }
 
-/** A failed HTTP exchange with the server; `retryAfterS` is set on 503. */
-export class AvatarServerError extends Error {
-  override readonly name = 'AvatarServerError';
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly body: string,
-    readonly retryAfterS: number | null,
-  ) {
-    super(message);
-  }
-}
-
-/** Encoded Opus packets per PCM buffer, shared by every client streaming the same audio. */
-const encodedAudioCache = new WeakMap<Float32Array, Buffer[]>();
-
-/** Encodes 48 kHz mono PCM into 20 ms Opus packets (last one zero-padded). */
-export function encodeOpusPackets(audio: Float32Array): Buffer[] {
-  const cached = encodedAudioCache.get(audio);
-  if (cached) return cached;
-  const encoder = new OpusEncoder();
-  const frame = new Float32Array(SAMPLES_PER_PACKET);
-  const packets: Buffer[] = [];
-  for (let start = 0; start < audio.length; start += SAMPLES_PER_PACKET) {
-    frame.fill(0);
-    frame.set(audio.subarray(start, Math.min(start + SAMPLES_PER_PACKET, audio.length)));
-    const packet = encoder.encodeFrame(frame);
-    packets.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength));
-  }
-  encodedAudioCache.set(audio, packets);
-  return packets;
-}
-
-let silencePacket: Buffer | null = null;
-function opusSilence(): Buffer {
-  if (!silencePacket) {
-    const packet = new OpusEncoder().encodeFrame(new Float32Array(SAMPLES_PER_PACKET));
-    silencePacket = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
-  }
-  return silencePacket;
-}
-
 /** Summarises latency samples (ms); null when there are none. */
 export function summarizeLatency(samples: readonly number[]): LatencySummary | null {
   if (samples.length === 0) return null;
@@ -202,22 +134,6 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary | n
     max: sorted[sorted.length - 1]!,
     mean: sum / sorted.length,
   };
-}
-
-/** H.264 High profile, level 3.1, packetization-mode 1. */
-function h264High(): RTCRtpCodecParameters {
-  const base = useH264();
-  return new RTCRtpCodecParameters({
-    mimeType: base.mimeType,
-    clockRate: base.clockRate,
-    rtcpFeedback: base.rtcpFeedback,
-    parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f',
-  });
-}
-
-interface PendingFrame {
-  timestamp: number;
-  packets: RtpPacket[];
 }
 
 /** One talking-avatar session seen from the client side. */
@@ -238,24 +154,14 @@ export class AvatarClient {
   private sessionId: string | null = null;
   private answer: string | null = null;
 
-  // Audio sender
-  private audioPackets: Buffer[] = [];
-  private audioCursor = 0;
-  private audioSeq = Math.floor(Math.random() * 0x10000);
-  private audioTs = Math.floor(Math.random() * 0x1_0000_0000);
-  private audioTimer: NodeJS.Timeout | null = null;
-  private audioStartMs = 0;
-  private audioTicks = 0;
-  private silenceLeft = 0;
-  private paused = false;
-  private talkspurt = true;
+  private audioSender: OpusTrackSender | null = null;
 
   // Video receiver
-  private readonly pending = new Map<number, PendingFrame>();
+  private readonly assembler = new VideoFrameAssembler(
+    (payloadType) => this.payloadTypes.get(payloadType) ?? this.videoMime ?? 'video/H264',
+  );
   private payloadTypes = new Map<number, string>();
   private videoMime: string | null = null;
-  private lastVideoSeq: number | null = null;
-  private videoSsrc: number | null = null;
   private lastFrameArrivalMs: number | null = null;
   private firstFrameArrivalMs: number | null = null;
 
@@ -266,15 +172,9 @@ export class AvatarClient {
   private counters = {
     frames: 0,
     keyframes: 0,
-    incompleteFrames: 0,
-    videoPackets: 0,
-    videoPacketsMissing: 0,
-    bytes: 0,
     maxFrameGapMs: 0,
     frameMessages: 0,
     frameIndexGaps: 0,
-    audioPacketsSent: 0,
-    audioPacketsSkipped: 0,
     audioPacketsReceived: 0,
   };
   private latencies: number[] = [];
@@ -289,7 +189,7 @@ export class AvatarClient {
     }
     if (!(options.audio instanceof Float32Array)) throw new TypeError('audio must be a Float32Array (48 kHz mono)');
     const codec = options.codec ?? 'h264';
-    if (!['h264', 'vp8', 'both'].includes(codec)) {
+    if (!VIDEO_CODEC_CHOICES.includes(codec)) {
       throw new TypeError(`invalid codec [codec:${codec}, allowed:h264|vp8|both]`);
     }
     this.options = { loop: false, requestTimeoutMs: 10_000, gatherTimeoutMs: 5_000, ...options, codec };
@@ -319,18 +219,10 @@ export class AvatarClient {
     if (this.state !== 'new') throw new Error(`connect() called twice [state:${this.state}]`);
     this.state = 'connecting';
     this.connectStartMs = performance.now();
-    this.audioPackets = encodeOpusPackets(this.options.audio);
     try {
-      const pc = new RTCPeerConnection({
-        iceServers: [],
-        // Seconds. No STUN server is configured, but keep gathering short regardless.
-        iceStunGatherTimeout: 0.1,
-        iceAdditionalHostAddresses: ['127.0.0.1'],
-        iceUseIpv6: false,
-        codecs: { audio: [useOPUS()], video: this.videoCodecs() },
-      });
+      const { pc, transports } = createClientPeer(this.options.codec);
       this.pc = pc;
-      this.transports = new PeerTransports(pc);
+      this.transports = transports;
       pc.iceConnectionStateChange.subscribe((s) => {
         if ((s === 'connected' || s === 'completed') && this.iceConnectedAtMs === null) {
           this.iceConnectedAtMs = performance.now();
@@ -342,6 +234,7 @@ export class AvatarClient {
       });
 
       this.audioTrack = new MediaStreamTrack({ kind: 'audio' });
+      this.audioSender = new OpusTrackSender(this.audioTrack, { audio: this.options.audio, loop: this.options.loop });
       const audioTransceiver = pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
       audioTransceiver.onTrack.subscribe((track) => {
         track.onReceiveRtp.subscribe(() => {
@@ -357,41 +250,24 @@ export class AvatarClient {
       this.channel = pc.createDataChannel('control');
       this.channel.onMessage.subscribe((data) => this.onControlMessage(data));
 
-      disableDefaultStun(pc);
-      await pc.setLocalDescription(await pc.createOffer());
-      this.transports.snapshot();
-      await this.waitForGathering(pc);
-      const offer = (this.options.transformOffer ?? ((sdp: string) => sdp))(pc.localDescription!.sdp);
+      const completeOffer = await createCompleteOffer(pc, transports, this.options.gatherTimeoutMs);
+      const offer = (this.options.transformOffer ?? ((sdp: string) => sdp))(completeOffer);
 
       const query = this.options.referenceId ? `?reference=${encodeURIComponent(this.options.referenceId)}` : '';
-      const res = await fetch(`${this.baseUrl}/v1/sessions${query}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/sdp', ...this.authHeader() },
-        body: offer,
-        signal: AbortSignal.timeout(this.options.requestTimeoutMs),
+      const { body, location } = await postForCreated(`${this.baseUrl}/v1/sessions${query}`, 'application/sdp', offer, {
+        token: this.options.token,
+        timeoutMs: this.options.requestTimeoutMs,
       });
-      const body = await res.text();
-      if (res.status !== 201) {
-        const retry = res.headers.get('retry-after');
-        const retryAfterS = retry !== null && retry !== '' && Number.isFinite(Number(retry)) ? Number(retry) : null;
-        throw new AvatarServerError(
-          `session offer rejected [status:${res.status}, body:${body.slice(0, 200)}]`,
-          res.status,
-          body,
-          retryAfterS,
-        );
-      }
-      const location = res.headers.get('location');
       if (location) {
-        this.sessionUrl = new URL(location, `${this.baseUrl}/`).toString();
-        this.sessionId = location.split('/').filter(Boolean).pop() ?? null;
+        this.sessionUrl = location;
+        this.sessionId = new URL(location).pathname.split('/').filter(Boolean).pop() ?? null;
       }
       this.answer = body;
       await pc.setRemoteDescription({ type: 'answer', sdp: body });
       this.transports?.snapshot();
       for (const codec of this.videoTransceiver.codecs) this.payloadTypes.set(codec.payloadType, codec.mimeType);
       this.videoMime = this.videoTransceiver.codecs[0]?.mimeType ?? null;
-      this.startAudio();
+      this.audioSender.start();
     } catch (error) {
       // close() may have run while we awaited; TS narrowed `state` before the awaits.
       const closedDuringConnect = (this.state as AvatarClientState) === 'closed';
@@ -405,21 +281,7 @@ export class AvatarClient {
   async waitForConnected(timeoutMs = 10_000): Promise<void> {
     const pc = this.pc;
     if (!pc) throw new Error(`not connecting [state:${this.state}]`);
-    if (pc.connectionState === 'connected') return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new Error(`peer not connected within ${timeoutMs} ms [state:${pc.connectionState}]`));
-      }, timeoutMs);
-      const { unSubscribe: unsubscribe } = pc.connectionStateChange.subscribe((s) => {
-        if (s === 'connected' || s === 'failed' || s === 'closed') {
-          clearTimeout(timer);
-          unsubscribe();
-          if (s === 'connected') resolve();
-          else reject(new Error(`peer ${s} before connecting`));
-        }
-      });
-    });
+    await waitForPeerConnected(pc, timeoutMs);
   }
 
   /** Resolves once `count` video frames have arrived in total; rejects after `timeoutMs`. */
@@ -465,26 +327,26 @@ export class AvatarClient {
 
   /** Ask the server for a keyframe with an RTCP PLI for the received video stream; false before any video arrived. */
   requestKeyframe(): boolean {
-    if (this.videoSsrc === null || !this.videoTransceiver) return false;
-    this.videoTransceiver.receiver.sendRtcpPLI(this.videoSsrc).catch(() => undefined);
+    const ssrc = this.assembler.ssrc;
+    if (ssrc === null || !this.videoTransceiver) return false;
+    this.videoTransceiver.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
     return true;
   }
 
   /** Sends `durationMs` of encoded silence before resuming the audio where it was. */
   insertSilence(durationMs: number): void {
-    if (!(durationMs >= 0)) throw new TypeError(`invalid durationMs [durationMs:${durationMs}]`);
-    this.silenceLeft += Math.round(durationMs / AUDIO_PACKET_MS);
+    if (!this.audioSender) throw new Error(`not connecting [state:${this.state}]`);
+    this.audioSender.insertSilence(durationMs);
   }
 
   /** Stops sending audio packets (the RTP clock keeps running, like a muted DTX sender). */
   pause(): void {
-    this.paused = true;
+    this.audioSender?.pause();
   }
 
   /** Resumes sending audio after pause(); the next packet carries the marker bit. */
   resume(): void {
-    if (this.paused) this.talkspurt = true;
-    this.paused = false;
+    this.audioSender?.resume();
   }
 
   /** Raw server-side latency samples from `frame` messages (ms), in arrival order. */
@@ -495,6 +357,7 @@ export class AvatarClient {
   /** Snapshot of the measurements, as a plain object. */
   getStats(): AvatarClientStats {
     const c = this.counters;
+    const v = this.assembler.counters;
     const first = this.firstFrameArrivalMs;
     const last = this.lastFrameArrivalMs;
     const spanS = first !== null && last !== null && last > first ? (last - first) / 1000 : 0;
@@ -508,20 +371,20 @@ export class AvatarClient {
       firstFrameAfterIceMs: first === null || this.iceConnectedAtMs === null ? null : first - this.iceConnectedAtMs,
       frames: c.frames,
       keyframes: c.keyframes,
-      incompleteFrames: c.incompleteFrames,
-      videoPackets: c.videoPackets,
-      videoPacketsMissing: c.videoPacketsMissing,
-      bytes: c.bytes,
+      incompleteFrames: v.incompleteFrames,
+      videoPackets: v.packets,
+      videoPacketsMissing: v.packetsMissing,
+      bytes: v.payloadBytes,
       fps: spanS > 0 ? (c.frames - 1) / spanS : 0,
-      kbps: spanS > 0 ? (c.bytes * 8) / 1000 / spanS : 0,
+      kbps: spanS > 0 ? (v.payloadBytes * 8) / 1000 / spanS : 0,
       maxFrameGapMs: c.maxFrameGapMs,
       latency: summarizeLatency(this.latencies),
       frameMessages: c.frameMessages,
       frameIndexGaps: c.frameIndexGaps,
       serverDroppedFrames: this.serverDroppedFrames,
       serverStats: this.serverStats,
-      audioPacketsSent: c.audioPacketsSent,
-      audioPacketsSkipped: c.audioPacketsSkipped,
+      audioPacketsSent: this.audioSender?.counters.sent ?? 0,
+      audioPacketsSkipped: this.audioSender?.counters.skipped ?? 0,
       audioPacketsReceived: c.audioPacketsReceived,
       durationMs: this.connectStartMs === 0 ? 0 : end - this.connectStartMs,
     };
@@ -532,200 +395,29 @@ export class AvatarClient {
     if (this.state === 'closed') return;
     const sessionUrl = this.sessionUrl;
     await this.teardown('closed');
-    if (sessionUrl) {
-      try {
-        const res = await fetch(sessionUrl, {
-          method: 'DELETE',
-          headers: this.authHeader(),
-          signal: AbortSignal.timeout(this.options.requestTimeoutMs),
-        });
-        await res.body?.cancel();
-      } catch {
-        // The server may already be gone (end of a load test); the peer is closed either way.
-      }
-    }
+    if (sessionUrl) await deleteResource(sessionUrl, { token: this.options.token, timeoutMs: this.options.requestTimeoutMs });
   }
 
   // ---------------------------------------------------------------- internals
-
-  private videoCodecs(): RTCRtpCodecParameters[] {
-    // Offer High profile before baseline, as Chrome does: the server's x264 stream is High profile.
-    const h264 = [h264High(), useH264()];
-    switch (this.options.codec) {
-      case 'h264':
-        return h264;
-      case 'vp8':
-        return [useVP8()];
-      case 'both':
-        return [...h264, useVP8()];
-    }
-  }
 
   private negotiatedVideoCodec(): string | null {
     return this.videoMime;
   }
 
-  private authHeader(): Record<string, string> {
-    return this.options.token ? { authorization: `Bearer ${this.options.token}` } : {};
-  }
-
-  private waitForGathering(pc: RTCPeerConnection): Promise<void> {
-    if (pc.iceGatheringState === 'complete') return Promise.resolve();
-    const timeoutMs = this.options.gatherTimeoutMs;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        unsubscribe();
-        reject(new Error(`ICE gathering not complete within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const { unSubscribe: unsubscribe } = pc.iceGatheringStateChange.subscribe((s) => {
-        if (s === 'complete') {
-          clearTimeout(timer);
-          unsubscribe();
-          resolve();
-        }
-      });
-    });
-  }
-
-  private startAudio(): void {
-    this.audioStartMs = performance.now();
-    this.audioTicks = 0;
-    this.scheduleAudio();
-  }
-
-  /** setTimeout chain re-aimed at start + n * 20 ms each time, so timer jitter does not accumulate. */
-  private scheduleAudio(): void {
-    const due = this.audioStartMs + (this.audioTicks + 1) * AUDIO_PACKET_MS;
-    this.audioTimer = setTimeout(() => this.onAudioTick(), Math.max(0, due - performance.now()));
-  }
-
-  private onAudioTick(): void {
-    this.audioTimer = null;
-    if (this.state === 'closed' || this.state === 'failed') return;
-    const now = performance.now();
-    const dueTicks = Math.floor((now - this.audioStartMs) / AUDIO_PACKET_MS);
-    let behind = dueTicks - this.audioTicks;
-    const maxBurst = MAX_CATCH_UP_MS / AUDIO_PACKET_MS;
-    if (behind > maxBurst) {
-      // The loop stalled: a real microphone would have lost this audio too. Skip it but keep the
-      // RTP clock honest so the server sees a gap, not compressed time.
-      const skip = behind - 1;
-      this.counters.audioPacketsSkipped += skip;
-      this.audioTicks += skip;
-      this.audioTs = (this.audioTs + skip * SAMPLES_PER_PACKET) >>> 0;
-      this.advanceCursor(skip);
-      this.talkspurt = true;
-      behind = 1;
-    }
-    for (let i = 0; i < behind; i++) this.sendAudioPacket();
-    this.scheduleAudio();
-  }
-
-  private advanceCursor(packets: number): void {
-    const n = this.audioPackets.length;
-    if (n === 0) return;
-    this.audioCursor += packets;
-    if (this.options.loop) this.audioCursor %= n;
-  }
-
-  private nextAudioPayload(): Buffer {
-    if (this.silenceLeft > 0) {
-      this.silenceLeft--;
-      return opusSilence();
-    }
-    const n = this.audioPackets.length;
-    if (this.audioCursor >= n) {
-      if (!this.options.loop || n === 0) return opusSilence();
-      this.audioCursor = 0;
-    }
-    return this.audioPackets[this.audioCursor++]!;
-  }
-
-  private sendAudioPacket(): void {
-    this.audioTicks++;
-    const payload = this.paused ? null : this.nextAudioPayload();
-    if (payload && this.audioTrack) {
-      const header = new RtpHeader({
-        payloadType: 111, // rewritten by the werift sender to the negotiated type
-        sequenceNumber: this.audioSeq,
-        timestamp: this.audioTs,
-        marker: this.talkspurt,
-      });
-      this.audioTrack.writeRtp(new RtpPacket(header, payload));
-      this.audioSeq = (this.audioSeq + 1) & 0xffff;
-      this.talkspurt = false;
-      this.counters.audioPacketsSent++;
-    }
-    this.audioTs = (this.audioTs + SAMPLES_PER_PACKET) >>> 0;
-  }
-
   private onVideoRtp(rtp: RtpPacket): void {
-    const arrivalMs = performance.now();
-    this.videoSsrc = rtp.header.ssrc;
-    const c = this.counters;
-    c.videoPackets++;
-    const seq = rtp.header.sequenceNumber;
-    if (this.lastVideoSeq !== null) {
-      const gap = (seq - this.lastVideoSeq - 1) & 0xffff;
-      if (gap > 0 && gap < 0x8000) c.videoPacketsMissing += gap;
-    }
-    if (this.lastVideoSeq === null || ((seq - this.lastVideoSeq) & 0xffff) < 0x8000) this.lastVideoSeq = seq;
-
-    const ts = rtp.header.timestamp;
-    let frame = this.pending.get(ts);
-    if (!frame) {
-      frame = { timestamp: ts, packets: [] };
-      this.pending.set(ts, frame);
-      if (this.pending.size > MAX_PENDING_FRAMES) {
-        const oldest = this.pending.keys().next().value!;
-        this.pending.delete(oldest);
-        c.incompleteFrames++;
-      }
-    }
-    frame.packets.push(rtp);
-    if (!rtp.header.marker) return;
-
-    this.pending.delete(ts);
-    // Older frames still waiting for their marker will never complete in order.
-    for (const [olderTs] of this.pending) {
-      if (((ts - olderTs) >>> 0) < 0x8000_0000 && olderTs !== ts) {
-        this.pending.delete(olderTs);
-        c.incompleteFrames++;
-      }
-    }
-    this.completeFrame(frame, arrivalMs);
+    const encoded = this.assembler.push(rtp, performance.now());
+    if (encoded) this.onEncodedFrame(encoded);
   }
 
-  private completeFrame(frame: PendingFrame, arrivalMs: number): void {
+  private onEncodedFrame(encoded: EncodedVideoFrame): void {
     const c = this.counters;
-    const packets = frame.packets.sort((a, b) => {
-      const d = (a.header.sequenceNumber - b.header.sequenceNumber) & 0xffff;
-      return d === 0 ? 0 : d < 0x8000 ? 1 : -1;
-    });
-    const mimeType = this.payloadTypes.get(packets[0]!.header.payloadType) ?? this.negotiatedVideoCodec() ?? 'video/H264';
-    const depacketizer = mimeType.toLowerCase() === 'video/vp8' ? 'VP8' : 'MPEG4/ISO/AVC';
-    let data: Buffer;
-    let keyframe: boolean;
-    try {
-      const out = dePacketizeRtpPackets(depacketizer, packets);
-      data = out.data;
-      keyframe = out.isKeyframe;
-    } catch {
-      c.incompleteFrames++;
-      return;
-    }
-    if (data.length === 0) {
-      c.incompleteFrames++;
-      return;
-    }
+    const arrivalMs = encoded.arrivalMs;
     c.frames++;
-    if (keyframe) c.keyframes++;
-    for (const p of packets) c.bytes += p.payload.length;
+    if (encoded.keyframe) c.keyframes++;
     if (this.firstFrameArrivalMs === null) this.firstFrameArrivalMs = arrivalMs;
     if (this.lastFrameArrivalMs !== null) c.maxFrameGapMs = Math.max(c.maxFrameGapMs, arrivalMs - this.lastFrameArrivalMs);
     this.lastFrameArrivalMs = arrivalMs;
 
-    const encoded: EncodedVideoFrame = { data, mimeType, keyframe, rtpTimestamp: frame.timestamp, arrivalMs };
     if (this.options.keepFrames) this.frames.push(encoded);
     this.options.onFrame?.(encoded);
     if (this.frameWaiters.length > 0) {
@@ -766,9 +458,8 @@ export class AvatarClient {
   private async teardown(state: 'closed' | 'failed'): Promise<void> {
     this.state = state;
     this.closedAtMs ??= performance.now();
-    if (this.audioTimer) clearTimeout(this.audioTimer);
-    this.audioTimer = null;
-    this.pending.clear();
+    this.audioSender?.stop();
+    this.assembler.reset();
     const pc = this.pc;
     this.pc = null;
     if (pc) await (this.transports ?? new PeerTransports(pc)).close().catch(() => undefined);

@@ -6,15 +6,17 @@
  *   npm run loadtest -- --soak [--sessions 8] [--duration 3600]     long run, a progress line every 60 s
  *   npm run loadtest -- --sweep 1,2,4,6,8 --duration 60             one run per session count, a summary row each,
  *                                                                   and the largest count that keeps >= 24 fps, < 1% drops
+ *   npm run loadtest -- --av-sync [--duration 600] [--viewers 1,10] [--window 60] [--rate 24000] [--token T]
+ *                                                                   one voice agent + K WHEP viewers: A/V offset per window
+ *                                                                   (mean, p95) and its drift, ingest latency, server CPU
+ *                                                                   per viewer count (loadtest/avSyncSoak.ts)
  *
  * Without --url it starts the server itself (`node --import tsx server/main.ts --port <free>`; a fresh one
  * for each count of a sweep), samples its CPU% and RSS from /proc, and stops it at the end. Loopback only;
  * stops by itself after --duration seconds (counted from the first connect), or on Ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -28,19 +30,22 @@ import {
   type VideoCodecChoice,
 } from './AvatarClient.ts';
 import { loadSpeech48k } from './audioFile.ts';
+import { runAvSyncSoak } from './avSyncSoak.ts';
+import { ProcSampler, readTreeUsage, SAMPLE_INTERVAL_MS, type ProcSample } from './procSampler.ts';
+import { startServerProcess, type ServerProcess } from './serverProcess.ts';
+import { StopSignal } from './stopSignal.ts';
+import { fmt, printTable, round } from './table.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_AUDIO = join(REPO_ROOT, 'assets', 'speech', 'jfk.wav');
-const SERVER_START_TIMEOUT_MS = 60_000;
-const SAMPLE_INTERVAL_MS = 1_000;
 const PROGRESS_INTERVAL_MS = 5_000;
 const SOAK_PROGRESS_INTERVAL_MS = 60_000;
 const SOAK_DEFAULT_DURATION_S = 3600;
+const AV_SYNC_DEFAULT_DURATION_S = 600;
 /** A sweep step passes when every session keeps at least this frame rate... */
 const SWEEP_MIN_FPS = 24;
 /** ...and fewer than this share of frames is dropped by the server (%). */
 const SWEEP_MAX_DROP_PCT = 1;
-const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks.
 
 interface Options {
   sessions: number;
@@ -55,6 +60,12 @@ interface Options {
   soak: boolean;
   /** Session counts to run one after the other; null for a single run of `sessions`. */
   sweep: number[] | null;
+  /** A/V sync soak: one voice agent, `viewers` WHEP viewers per run. */
+  avSync: boolean;
+  viewers: number[];
+  windowS: number;
+  rate: 16000 | 24000 | 48000;
+  token: string | null;
 }
 
 function usage(message?: string): never {
@@ -62,7 +73,9 @@ function usage(message?: string): never {
   console.error(
     'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]\n' +
       '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]\n' +
-      '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]',
+      '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]\n' +
+      '       npm run loadtest -- --av-sync [--duration 600] [--viewers 1,10] [--window 60] [--rate 16000|24000|48000]\n' +
+      '                          [--url URL] [--reference ID] [--token T] [--config FILE] [--out FILE.json]',
   );
   process.exit(2);
 }
@@ -84,6 +97,11 @@ function parseOptions(argv: string[]): Options {
         out: { type: 'string' },
         soak: { type: 'boolean', default: false },
         sweep: { type: 'string' },
+        'av-sync': { type: 'boolean', default: false },
+        viewers: { type: 'string', default: '1' },
+        window: { type: 'string', default: '60' },
+        rate: { type: 'string', default: '24000' },
+        token: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -108,9 +126,14 @@ function parseOptions(argv: string[]): Options {
     if (sweep.length === 0) usage('--sweep needs session counts, e.g. --sweep 1,2,4,6,8');
   }
   const soak = values.soak ?? false;
+  const avSync = values['av-sync'] ?? false;
+  const viewers = values.viewers.split(',').map((v) => Math.floor(int('viewers', v.trim(), 1)));
+  const rate = Number(values.rate);
+  if (rate !== 16000 && rate !== 24000 && rate !== 48000) usage(`invalid --rate [value:${values.rate}, allowed:16000|24000|48000]`);
+  const defaultDurationS = avSync ? AV_SYNC_DEFAULT_DURATION_S : soak ? SOAK_DEFAULT_DURATION_S : 30;
   return {
     sessions: Math.floor(int('sessions', values.sessions, 1)),
-    durationS: int('duration', values.duration ?? String(soak ? SOAK_DEFAULT_DURATION_S : 30), 1),
+    durationS: int('duration', values.duration ?? String(defaultDurationS), 1),
     audio,
     url: values.url ? values.url.replace(/\/+$/, '') : null,
     codec,
@@ -120,162 +143,12 @@ function parseOptions(argv: string[]): Options {
     out: values.out ?? null,
     soak,
     sweep,
+    avSync,
+    viewers,
+    windowS: int('window', values.window, 5),
+    rate,
+    token: values.token ?? null,
   };
-}
-
-// ------------------------------------------------------------------ server child process
-
-interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Starts the server in its own process (node + tsx loader, so the pid is the server itself). */
-async function startServer(config: string | null, logPath: string): Promise<ServerProcess> {
-  const port = await freePort();
-  const args = ['--import', 'tsx', 'server/main.ts', '--port', String(port)];
-  if (config) args.push('--config', config);
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = createWriteStream(logPath);
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => fail(new Error(`server did not print "listening on" within ${SERVER_START_TIMEOUT_MS} ms [log:${logPath}]`)), SERVER_START_TIMEOUT_MS);
-    const onData = (chunk: Buffer): void => {
-      seen = (seen + chunk.toString('utf8')).slice(-4096);
-      const m = /listening on (https?:\/\/[^\s"',]+)/.exec(seen);
-      if (m) {
-        cleanup();
-        resolveUrl(m[1]!.replace(/\/+$/, ''));
-      }
-    };
-    const onExit = (code: number | null, signal: string | null): void =>
-      fail(new Error(`server exited during start [code:${code}, signal:${signal}, log:${logPath}]`));
-    function cleanup(): void {
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
-      child.off('exit', onExit);
-    }
-    function fail(error: Error): void {
-      cleanup();
-      child.kill('SIGKILL');
-      reject(error);
-    }
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', onExit);
-  });
-
-  let stopping: Promise<void> | null = null;
-  const stop = (): Promise<void> =>
-    (stopping ??= new Promise<void>((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        log.end();
-        return done();
-      }
-      const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      child.once('exit', () => {
-        clearTimeout(killTimer);
-        log.end();
-        done();
-      });
-      child.kill('SIGTERM');
-    }));
-  return { url, child, stop };
-}
-
-// ------------------------------------------------------------------ /proc sampling
-
-interface ProcSample {
-  /** ms since the test started */
-  tMs: number;
-  /** CPU over the last interval, 100 = one core. */
-  cpuPct: number;
-  rssMiB: number;
-}
-
-/** The pid and all its descendants (the server may fork helpers). */
-async function processTree(root: number): Promise<number[]> {
-  const parents = new Map<number, number[]>();
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => null);
-    if (!stat) continue;
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = parents.get(ppid) ?? [];
-    list.push(Number(entry));
-    parents.set(ppid, list);
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) out.push(...(parents.get(out[i]!) ?? []));
-  return out;
-}
-
-/** utime + stime (ticks) and VmRSS (KiB) summed over the process tree. */
-async function readTreeUsage(root: number): Promise<{ ticks: number; rssKiB: number } | null> {
-  let ticks = 0;
-  let rssKiB = 0;
-  let found = false;
-  for (const pid of await processTree(root)) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
-    if (!stat || !status) continue;
-    found = true;
-    // Fields after "(comm)": state ppid ... utime is field 14, stime 15 (1-based over the whole line).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
-    const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-    if (rss) rssKiB += Number(rss[1]);
-  }
-  return found ? { ticks, rssKiB } : null;
-}
-
-class ProcSampler {
-  readonly samples: ProcSample[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private last: { ticks: number; atMs: number } | null = null;
-
-  constructor(
-    private readonly pid: number,
-    private readonly t0: number,
-  ) {}
-
-  start(): void {
-    const tick = async (): Promise<void> => {
-      const usage = await readTreeUsage(this.pid);
-      const now = performance.now();
-      if (usage) {
-        if (this.last) {
-          const cpuPct = ((usage.ticks - this.last.ticks) / CLK_TCK / ((now - this.last.atMs) / 1000)) * 100;
-          this.samples.push({ tMs: Math.round(now - this.t0), cpuPct: round(cpuPct, 1), rssMiB: round(usage.rssKiB / 1024, 1) });
-        }
-        this.last = { ticks: usage.ticks, atMs: now };
-      }
-      if (this.timer) this.timer = setTimeout(() => void tick(), SAMPLE_INTERVAL_MS);
-    };
-    this.timer = setTimeout(() => void tick(), 0);
-  }
-
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-  }
 }
 
 // ------------------------------------------------------------------ report
@@ -286,23 +159,6 @@ interface SessionResult {
   error: string | null;
   retryAfterS: number | null;
   stats: AvatarClientStats | null;
-}
-
-function round(v: number, digits = 0): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
-}
-
-function fmt(v: number | null | undefined, digits = 0): string {
-  return v === null || v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits);
-}
-
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
-  for (const [i, row] of rows.entries()) {
-    console.log(row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
 }
 
 function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencySummary | null, error: string | null): string[] {
@@ -369,27 +225,6 @@ interface RunOutcome {
   exitCode: number;
 }
 
-/** Ctrl-C: stop the current run (and a sweep) early, still printing what was measured. */
-class StopSignal {
-  requested = false;
-  private wakers = new Set<() => void>();
-  request(): void {
-    this.requested = true;
-    for (const w of this.wakers) w();
-  }
-  sleep(ms: number): Promise<void> {
-    return new Promise((r) => {
-      const done = (): void => {
-        clearTimeout(t);
-        this.wakers.delete(done);
-        r();
-      };
-      const t = setTimeout(done, Math.max(0, ms));
-      this.wakers.add(done);
-    });
-  }
-}
-
 function dropPctOf(frames: number, dropped: number | null): number | null {
   if (dropped === null) return null;
   const all = frames + dropped;
@@ -421,7 +256,7 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
   if (!baseUrl) {
     const logPath = outPath.replace(/\.json$/, '') + '.server.log';
     const startMs = performance.now();
-    server = await startServer(opts.config, logPath);
+    server = await startServerProcess(opts.config, logPath);
     baseUrl = server.url;
     console.log(`loadtest: server pid ${server.child.pid} ${baseUrl} ready in ${Math.round(performance.now() - startMs)} ms (log ${logPath})`);
   }
@@ -609,11 +444,40 @@ function sweepPass(run: RunOutcome): boolean {
   );
 }
 
+async function runAvSync(opts: Options, outPath: string): Promise<number> {
+  if (opts.url && !/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(opts.url)) usage(`--url must be a loopback address [url:${opts.url}]`);
+  const stop = new StopSignal();
+  const onSigint = (): void => {
+    console.log('\nloadtest: interrupted, closing the session');
+    stop.request();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await runAvSyncSoak(
+      {
+        durationS: opts.durationS,
+        viewerCounts: opts.viewers,
+        windowS: opts.windowS,
+        url: opts.url,
+        config: opts.config,
+        reference: opts.reference,
+        token: opts.token,
+        sampleRate: opts.rate,
+        outPath,
+      },
+      stop,
+    );
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}.json`);
+  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}${opts.avSync ? '.avsync' : ''}.json`);
   await mkdir(dirname(outPath), { recursive: true });
+  if (opts.avSync) return runAvSync(opts, outPath);
 
   const audio = await loadSpeech48k(opts.audio);
   const counts = opts.sweep ?? [opts.sessions];

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import cors from 'cors';
 import express from 'express';
+import { audioSocketUpgrade } from './api/audioSocketRoute.ts';
 import { requireBearer } from './api/auth.ts';
 import { apiRouter, errorHandler } from './api/routes.ts';
 import type { Config } from './config.ts';
@@ -31,6 +32,8 @@ function usesOnnxMotion(config: Config): boolean {
 }
 
 const ROOT = new URL('..', import.meta.url).pathname;
+/** WHEP routes under /v1 (the viewer token is accepted there). */
+const WHEP_PATH = /^\/sessions\/[^/]+\/whep(\/[^/]+)?$/;
 const CLIENT_DIR = new URL('../client/', import.meta.url).pathname;
 const CLIENT_BUNDLE_DIR = new URL('../dist/client/', import.meta.url).pathname;
 
@@ -74,8 +77,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
     app.use('/v1', cors({ origin: any ? true : [...config.server.corsOrigins], exposedHeaders: ['Location', 'Retry-After'] }));
   }
   const token = config.auth.token || process.env.AVATAR_TOKEN || '';
-  if (token) app.use('/v1', requireBearer(token));
+  const viewerTokens = [token, config.viewers.token].filter((t) => t.length > 0);
+  const apiAuth = token ? requireBearer([token]) : undefined;
+  const viewerAuth = viewerTokens.length > 0 ? requireBearer(viewerTokens) : undefined;
+  app.use('/v1', (req, res, next) => {
+    // WHEP takes the viewer token too, so a viewer link does not hand out the whole API.
+    const auth = WHEP_PATH.test(req.path) ? viewerAuth : apiAuth;
+    if (auth) auth(req, res, next);
+    else next();
+  });
   app.use(apiRouter({ config, sessions, references, metrics, log, workerLoad: () => pool.load() }));
+  app.get('/view/:id', (_req, res) => res.sendFile(resolve(CLIENT_DIR, 'view.html')));
+  app.get('/presenter', (_req, res) => res.sendFile(resolve(CLIENT_DIR, 'presenter.html')));
   app.use('/dist/client', express.static(CLIENT_BUNDLE_DIR));
   app.use(express.static(CLIENT_DIR, { index: 'index.html' }));
   app.use((req, res) => {
@@ -84,6 +97,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
   app.use(errorHandler(log));
 
   const server: Server = createServer(app);
+  const audioSockets = audioSocketUpgrade(config, sessions, token, log);
+  server.on('upgrade', audioSockets.handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.server.port, config.server.host, () => resolve());
@@ -102,6 +117,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     close: () =>
       (closing ??= (async () => {
         sessions.closeAll('server shutting down');
+        audioSockets.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
         await pool.close();

@@ -23,6 +23,9 @@ const ConfigSchema = z
       })
       .strict(),
     audio: z.object({ jitterBufferMs: int(0, 1000), idleFillMs: int(60, 5000) }).strict(),
+    voice: z.object({ bitrateKbps: int(6, 510) }).strict(),
+    websocket: z.object({ maxBufferedS: z.number().min(1).max(600), maxMessageBytes: int(1024, 16 * 1024 * 1024) }).strict(),
+    viewers: z.object({ maxPerSession: int(0, 1000), token: z.string() }).strict(),
     pipeline: z.object({ seed: int(0, 2 ** 31 - 1) }).strict(),
     motion: z
       .object({

@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
   readonly sessionsActive = new Gauge({ name: 'avatar_sessions_active', help: 'Sessions currently open', registers: [this.registry] });
+  readonly viewersActive = new Gauge({ name: 'avatar_viewers_active', help: 'WHEP viewers currently attached', registers: [this.registry] });
   readonly sessionsAdmitted = new Counter({ name: 'avatar_sessions_admitted_total', help: 'Sessions admitted', registers: [this.registry] });
   readonly sessionsRejected = new Counter({ name: 'avatar_sessions_rejected_total', help: 'Session requests rejected', labelNames: ['reason'], registers: [this.registry] });
   readonly framesSent = new Counter({ name: 'avatar_frames_sent_total', help: 'Video frames sent', labelNames: ['codec'], registers: [this.registry] });

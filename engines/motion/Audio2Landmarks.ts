@@ -9,6 +9,7 @@ import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type Motion
 import { FaceRig } from './FaceRig.ts';
 import { MediaClock } from './mediaClock.ts';
 import { HeadMotion, type HeadState } from './HeadMotion.ts';
+import { InterruptGlide } from './InterruptGlide.ts';
 import { NUM_MOUTH_COEFFS, NUM_RIG_COEFFS, RIG } from './rigBases.ts';
 import { clamp, smoothstep } from './smoothing.ts';
 import { VisemeModel } from './VisemeModel.ts';
@@ -85,6 +86,7 @@ export class Audio2Landmarks {
   private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
   private readonly lastMouth = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly glideFrom = new Float32Array(NUM_MOUTH_COEFFS);
+  private readonly interrupt = new InterruptGlide();
   private produced = 0; // motion steps available since the last clear
   private readonly clock: MediaClock;
   private samples = 0; // samples received since the last clear
@@ -134,17 +136,24 @@ export class Audio2Landmarks {
   }
 
   /**
-   * Interrupt: drop buffered audio and history; the mouth glides closed within 100 ms of frames.
-   * Frame k keeps showing media time [k/fps, (k+1)/fps): indices skip the frames whose audio was dropped.
+   * Interrupt: drop buffered audio and history. Returns the frames whose audio had arrived (they are shown at once,
+   * the mouth gliding to rest in them); new frames start at rest and follow new audio. Frame k keeps showing media
+   * time [k/fps, (k+1)/fps): indices continue after the returned frames.
    */
-  clear(): void {
+  clear(): MotionFrame[] {
     this.features.reset();
     this.viseme.reset();
-    this.glideFrom.set(this.lastMouth);
+    const from = this.nextIndex;
     ({ nextIndex: this.nextIndex, originMs: this.originMs } = this.clock.resume(this.nextIndex));
+    const frames = this.interrupt.frames(from, this.nextIndex, this.frameMs, (c, _o, pose) => this.rig.landmarks(c, pose, new Float32Array(NUM_LANDMARKS * 2)), (c) =>
+      clamp(c[RIG.jawOpen]!, 0, 1),
+    );
+    if (frames.length > 0) this.lastMouth.fill(0);
+    this.glideFrom.set(this.lastMouth);
     this.glideAtMs = this.originMs;
     this.samples = 0;
     this.produced = 0;
+    return frames;
   }
 
   /** Pose added on top of the procedural one (degrees), or null to remove it. */
@@ -215,6 +224,7 @@ export class Audio2Landmarks {
       tz: 0,
     };
     const landmarks = this.rig.landmarks(c, pose, new Float32Array(NUM_LANDMARKS * 2));
+    this.interrupt.remember(c, null, pose);
     return {
       index: k,
       audioTimeMs: k * this.frameMs,

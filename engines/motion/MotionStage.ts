@@ -14,8 +14,11 @@ export interface MotionStage {
   readonly lookaheadMs: number;
   /** Feed 16 kHz mono samples (copied or consumed at call time); resolves with every frame now complete, in index order, each once. */
   push(pcm16k: Float32Array): Promise<MotionFrame[]>;
-  /** Interrupt: drop buffered audio; the mouth glides to rest within 100 ms of frames; indices continue; pending pushes resolve with no frames. */
-  clear(): void;
+  /**
+   * Interrupt: drop buffered audio; returns the frames that can be shown at once (those whose audio had arrived,
+   * the mouth gliding to rest in them); indices continue after them; pending pushes resolve with no frames.
+   */
+  clear(): MotionFrame[];
   /** Pose added on top of the model's (degrees), or null to remove it. */
   setPoseOverride(p: PoseOverride | null): void;
   /** Multiplier of the mouth motion, clamped to 0..2. */
@@ -53,8 +56,8 @@ export class EmbeddedMotionStage implements MotionStage {
     }
   }
 
-  clear(): void {
-    this.inner.clear();
+  clear(): MotionFrame[] {
+    return this.inner.clear();
   }
 
   setPoseOverride(p: PoseOverride | null): void {

@@ -13,6 +13,7 @@ import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseO
 import { FaceRig } from './FaceRig.ts';
 import { MediaClock } from './mediaClock.ts';
 import { HeadMotion } from './HeadMotion.ts';
+import { InterruptGlide } from './InterruptGlide.ts';
 import type { MotionStage } from './MotionStage.ts';
 import type { OnnxAudio2Mesh } from './OnnxAudio2Mesh.ts';
 import type { OnnxAudio2Mouth } from './OnnxAudio2Mouth.ts';
@@ -110,6 +111,7 @@ export class OnnxMotionStage implements MotionStage {
   private readonly glideFromOffsets = new Float32Array(NUM_LANDMARKS * 3);
   private readonly lastMouth = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly lastOffsets = new Float32Array(NUM_LANDMARKS * 3);
+  private readonly interrupt = new InterruptGlide();
   private readonly coeffs = new Float32Array(NUM_RIG_COEFFS);
   private readonly learnedCoeffs = new Float32Array(NUM_MOUTH_COEFFS);
   private readonly offsets = new Float32Array(NUM_LANDMARKS * 3);
@@ -193,8 +195,11 @@ export class OnnxMotionStage implements MotionStage {
     return p;
   }
 
-  /** Interrupt: drop audio, features and model context; the mouth glides to the new state in 80 ms; indices continue. */
-  clear(): void {
+  /**
+   * Interrupt: drop audio, features and model context. Returns the frames whose audio had arrived, shown at once with
+   * the mouth gliding to rest; new frames start at rest and glide to the new state in 80 ms; indices continue.
+   */
+  clear(): MotionFrame[] {
     this.gen++;
     this.logmel.reset();
     this.features?.reset();
@@ -204,9 +209,21 @@ export class OnnxMotionStage implements MotionStage {
     this.mouthFeatures?.reset();
     this.nextMouthK = 0;
     this.activity.reset();
+    const from = this.nextIndex;
+    ({ nextIndex: this.nextIndex, originMs: this.originMs } = this.clock.resume(this.nextIndex));
+    const frames = this.interrupt.frames(
+      from,
+      this.nextIndex,
+      this.frameMs,
+      (c, offsets, pose) => this.rig.landmarksWithOffsets(c, offsets, pose, new Float32Array(NUM_LANDMARKS * 2)),
+      (c, landmarks) => (this.mesh ? clamp(mouthOpening(landmarks) / this.rig.jawOpenRatio, 0, 1) : clamp(c[RIG.jawOpen]!, 0, 1)),
+    );
+    if (frames.length > 0) {
+      this.lastMouth.fill(0);
+      this.lastOffsets.fill(0);
+    }
     this.glideFromMouth.set(this.lastMouth);
     this.glideFromOffsets.set(this.lastOffsets);
-    ({ nextIndex: this.nextIndex, originMs: this.originMs } = this.clock.resume(this.nextIndex));
     this.originIndex = this.nextIndex;
     this.glideAtMs = this.originMs;
     this.samples = 0;
@@ -214,6 +231,7 @@ export class OnnxMotionStage implements MotionStage {
     this.cueCount = 0;
     this.featCount = 0;
     this.nextFeatK = 0;
+    return frames;
   }
 
   setPoseOverride(p: PoseOverride | null): void {
@@ -466,6 +484,7 @@ export class OnnxMotionStage implements MotionStage {
       pose.rollDeg += o.roll;
     }
     const landmarks = this.rig.landmarksWithOffsets(c, offsets, pose, new Float32Array(NUM_LANDMARKS * 2));
+    this.interrupt.remember(c, offsets, pose);
     const mouthOpen = this.mesh ? clamp(mouthOpening(landmarks) / this.rig.jawOpenRatio, 0, 1) : clamp(c[RIG.jawOpen]!, 0, 1);
     return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose };
   }

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ReferenceService } from '../references.ts';
 import type { SessionManager } from '../session/SessionManager.ts';
 import { parseControlMessage } from '../session/controlMessages.ts';
+import { AGENT_SAMPLE_RATES, type AgentSampleRate } from '../session/WebSocketSource.ts';
 
 export interface ApiDeps {
   config: Config;
@@ -31,6 +32,26 @@ export function statusOf(err: unknown): number {
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return e.status;
   if (err instanceof ReferenceRejectedError) return err.code === 'too_large' ? 413 : 422;
   return 500;
+}
+
+/** Body of `POST /v1/sessions` as JSON: a session driven by a voice agent's WebSocket. */
+export function parseSessionJson(raw: Buffer): { reference?: string; sampleRate?: AgentSampleRate } {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new BadInputError('body is not JSON');
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadInputError('body must be a JSON object');
+  const { source, sampleRate, reference, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw new BadInputError(`unknown field ${JSON.stringify(extra[0])}; expected source, sampleRate, reference`, 422);
+  if (source !== 'websocket') throw new BadInputError(`source must be "websocket" for a JSON body (send an SDP offer for a microphone session), got ${JSON.stringify(source)}`, 422);
+  if (sampleRate !== undefined && !(AGENT_SAMPLE_RATES as readonly unknown[]).includes(sampleRate)) {
+    throw new BadInputError(`sampleRate must be one of ${AGENT_SAMPLE_RATES.join(', ')}, got ${JSON.stringify(sampleRate)}`, 422);
+  }
+  if (reference !== undefined && (typeof reference !== 'string' || reference.length === 0)) throw new BadInputError('reference must be a portrait id', 422);
+  return { ...(reference !== undefined ? { reference: reference as string } : {}), ...(sampleRate !== undefined ? { sampleRate: sampleRate as AgentSampleRate } : {}) };
 }
 
 /** Routes of the wire API (DESIGN.md "Wire API"). */
@@ -63,20 +84,63 @@ export function apiRouter(deps: ApiDeps): Router {
     res.json(references.toJson(await references.get(String(req.params.id))));
   });
 
-  r.post(
-    '/v1/sessions',
-    express.text({ type: () => true, limit: config.limits.sdpBytes }),
-    async (req: Request, res: Response) => {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== 'application/sdp') throw new BadInputError(`Content-Type must be application/sdp, got "${type || 'none'}"`, 415);
-      const offer = typeof req.body === 'string' ? req.body : '';
-      const refParam = req.query.reference;
-      if (refParam !== undefined && typeof refParam !== 'string') throw new BadInputError('reference must be a single id');
-      const ref = await references.get(refParam ?? 'default');
-      const { session, answerSdp } = await sessions.create(offer, references.toWorker(ref));
-      res.status(201).location(`/v1/sessions/${session.id}`).type('application/sdp').send(answerSdp);
-    },
-  );
+  /** Content type of a request, lower case, without parameters. */
+  const typeOf = (req: Request) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const sdpBody = (req: Request): string => {
+    const type = typeOf(req);
+    if (type !== 'application/sdp') throw new BadInputError(`Content-Type must be application/sdp, got "${type || 'none'}"`, 415);
+    return Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
+  };
+  const referenceParam = async (value: unknown) => {
+    if (value !== undefined && typeof value !== 'string') throw new BadInputError('reference must be a single id');
+    return references.toWorker(await references.get(value ?? 'default'));
+  };
+  const body = express.raw({ type: () => true, limit: Math.max(config.limits.sdpBytes, 4096) });
+  const sessionLinks = (id: string) => ({ id, audio: `/v1/sessions/${id}/audio`, whep: `/v1/sessions/${id}/whep`, view: `/view/${id}` });
+  const noTrickle = (_req: Request, res: Response) => {
+    // RFC 9725 §4.3.1: a server without trickle ICE answers PATCH with 405; the client's own checks still connect.
+    res.setHeader('Allow', 'DELETE');
+    res.status(405).json({ error: 'trickle ICE is not supported: the answer carries every server candidate and client candidates are learnt from its checks' });
+  };
+
+  r.post('/v1/sessions', body, async (req: Request, res: Response) => {
+    const type = typeOf(req);
+    if (type === 'application/json') {
+      const init = parseSessionJson(req.body as Buffer);
+      const reference = await referenceParam(init.reference ?? req.query.reference);
+      const { session } = await sessions.create({ source: 'websocket', sampleRate: init.sampleRate }, reference);
+      res.status(201).location(`/v1/sessions/${session.id}`).json({ ...sessionLinks(session.id), codec: session.codec, sampleRate: init.sampleRate ?? null });
+      return;
+    }
+    const offer = sdpBody(req);
+    const echo = req.query.echo;
+    if (echo !== undefined && echo !== '0' && echo !== '1') throw new BadInputError('echo must be 0 or 1');
+    const reference = await referenceParam(req.query.reference);
+    const { session, answerSdp } = await sessions.create({ source: 'webrtc', offerSdp: offer, echo: echo === '1' }, reference);
+    res.status(201).location(`/v1/sessions/${session.id}`).type('application/sdp').send(answerSdp);
+  });
+
+  r.post('/v1/whip', body, async (req: Request, res: Response) => {
+    const offer = sdpBody(req);
+    const reference = await referenceParam(req.query.reference);
+    const { session, answerSdp } = await sessions.create({ source: 'whip', offerSdp: offer }, reference);
+    res.status(201).location(`/v1/sessions/${session.id}`).type('application/sdp').send(answerSdp);
+  });
+
+  r.post('/v1/sessions/:id/whep', body, async (req: Request, res: Response) => {
+    const offer = sdpBody(req);
+    const session = sessions.get(String(req.params.id));
+    const { viewerId, answerSdp } = await session.addViewer(offer);
+    res.status(201).location(`/v1/sessions/${session.id}/whep/${viewerId}`).type('application/sdp').send(answerSdp);
+  });
+
+  r.delete('/v1/sessions/:id/whep/:viewerId', (req, res) => {
+    sessions.get(String(req.params.id)).removeViewer(String(req.params.viewerId));
+    res.status(204).end();
+  });
+
+  r.patch('/v1/sessions/:id', noTrickle);
+  r.patch('/v1/sessions/:id/whep/:viewerId', noTrickle);
 
   r.get('/v1/sessions', (_req, res) => {
     res.json(sessions.list().map((s) => s.stats()));

@@ -188,10 +188,16 @@ port.on('message', (msg: ToWorker) => {
           pushAudio(s, msg.pcm);
         }
         break;
-      case 'control':
-        s.pipeline?.control(msg.control);
-        if (msg.control.type === 'clear') s.queue.length = 0;
+      case 'control': {
+        const now = s.pipeline?.control(msg.control) ?? [];
+        if (msg.control.type === 'clear') {
+          // Frames queued before the interrupt still show the old speech: the interrupt's own frames replace them.
+          for (const f of s.queue) post({ type: 'dropped', sessionId: s.id, index: f.index });
+          s.queue.length = 0;
+          enqueue(s, now);
+        }
         break;
+      }
       case 'keyframe':
         s.encoder.requestKeyframe();
         break;

@@ -1,57 +1,46 @@
 import { randomUUID } from 'node:crypto';
-import {
-  MediaStreamTrack,
-  RTCPeerConnection,
-  RTCRtpCodecParameters,
-  type RTCDataChannel,
-  type RTCRtpTransceiver,
-  type RtpPacket,
-} from 'werift';
+import type { RTCDataChannel, RTCRtpSender, RtpPacket } from 'werift';
+import type { WebSocket } from 'ws';
 import type { PipelineControl } from '../../engines/pipeline.ts';
 import type { Config } from '../config.ts';
-import { BadInputError, InvalidStateError } from '../errors.ts';
+import { CapacityError, InvalidStateError, NotFoundError, UnsupportedError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { TypedEmitter } from '../TypedEmitter.ts';
-import { JitterBuffer, type JitterBufferOutput } from '../media/JitterBuffer.ts';
-import { OpusDecoder } from '../media/OpusCodec.ts';
-import { Resampler } from '../media/Resampler.ts';
+import { OpusReceiver, type ReceivedAudio } from '../media/OpusReceiver.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
-import { onKeyframeRequest } from '../media/rtcpFeedback.ts';
-import { PeerTransports } from '../media/PeerTransports.ts';
-import { guardMediaSources } from '../media/mediaSourceGuard.ts';
-import { disableDefaultStun, hasStunServer } from '../media/noDefaultStun.ts';
+import { VoiceOut } from '../media/VoiceOut.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
+import { AnsweringPeer } from './AnsweringPeer.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
 import { parseControlMessage, RateLimiter } from './controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offerForIce, offersHighProfile } from './sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offersHighProfile, viewerCanReceive } from './sdpOffer.ts';
 import { LatencyStats } from './LatencyStats.ts';
+import { WebSocketSource, type AgentSampleRate } from './WebSocketSource.ts';
 
 /** Wall clock in ms with sub-ms resolution. */
 const now = () => performance.timeOrigin + performance.now();
 
-const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
-const VIDEO_FEEDBACK = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
-/** H.264 answer parameters for the offer's chosen profile-level-id (see sdpOffer.ts for why High comes first). */
-const h264 = (profileLevelId: string) =>
-  new RTCRtpCodecParameters({
-    mimeType: 'video/H264',
-    clockRate: 90000,
-    rtcpFeedback: VIDEO_FEEDBACK,
-    parameters: `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${profileLevelId}`,
-  });
-const VP8 = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, rtcpFeedback: VIDEO_FEEDBACK });
-
-/** How long a session may take to connect before it is given up, ms. */
-const CONNECT_TIMEOUT_MS = 30_000;
-/** A peer 'disconnected' this long is given up, ms. */
-const DISCONNECT_GRACE_MS = 5_000;
-/** Interval of the idle check and of stats messages, ms. */
+/** Interval of the idle check, the play-out of WebSocket audio and of stats messages, ms. */
 const TICK_MS = 20;
 const STATS_EVERY_MS = 1000;
-/** A longer gap is a stream restart, not loss: conceal at most this many packets of it. */
-const MAX_CONCEALED_PACKETS = 5;
+/** Viewers' PLI/FIR are honoured at most this often: one viewer must not force keyframes on everyone, ms. */
+const VIEWER_KEYFRAME_INTERVAL_MS = 500;
+/** Payload type the shared packetizer stamps; each sender rewrites it (and the SSRC) to what it negotiated. */
+const SHARED_PAYLOAD_TYPE = 96;
+
+/** Where a session's driving audio comes from. */
+export type SessionSource = 'webrtc' | 'websocket' | 'whip';
+
+/** How a session is started. */
+export type SessionInit =
+  /** The microphone API: the caller's peer sends audio and receives the avatar; `echo` sends the voice back too. */
+  | { source: 'webrtc'; offerSdp: string; echo: boolean }
+  /** WHIP ingest: the publisher's audio drives the avatar; viewers watch over WHEP. */
+  | { source: 'whip'; offerSdp: string }
+  /** A voice agent's PCM over a WebSocket; viewers watch over WHEP. */
+  | { source: 'websocket'; sampleRate: AgentSampleRate | undefined };
 
 export interface SessionEvents extends Record<string, unknown[]> {
   /** Emitted once when the session ends, with the reason. */
@@ -65,6 +54,7 @@ export interface SessionEvents extends Record<string, unknown[]> {
 /** Numbers a session reports about itself. */
 export interface SessionStats {
   id: string;
+  source: SessionSource;
   codec: 'h264' | 'vp8';
   state: string;
   framesSent: number;
@@ -82,10 +72,15 @@ export interface SessionStats {
   foreignDatagramsDropped: number;
   renderMsAvg: number;
   encodeMsAvg: number;
+  viewers: number;
+  /** The voice going out (to the caller with echo, and to viewers). */
+  voice: { outputs: number; packets: number; bufferedMs: number };
+  /** The WebSocket agent, for source 'websocket'. */
+  agent?: { attached: boolean; sampleRate: number | null; bufferedMs: number; bytesReceived: number; underrunMs: number; messagesRefused: number };
 }
 
 export interface SessionOptions {
-  offerSdp: string;
+  init: SessionInit;
   reference: WorkerReference;
   config: Config;
   pool: PipelineWorkerPool;
@@ -93,48 +88,63 @@ export interface SessionOptions {
   log: Logger;
 }
 
+/** Somewhere the session's packets go: the caller's peer or a WHEP viewer. */
+interface MediaOutput {
+  video: RTCRtpSender | undefined;
+  voice: RTCRtpSender | undefined;
+  /** A late joiner gets video from the next keyframe on; decoders cannot start on a delta frame. */
+  awaitingKeyframe: boolean;
+}
+
+interface Viewer {
+  peer: AnsweringPeer;
+  output: MediaOutput;
+  lastKeyframeRequest: number;
+}
+
 /**
- * One talking-avatar call: a werift answering peer, the audio receive chain (jitter buffer, Opus, resampler),
- * a pipeline in a worker thread, and the video send path. Owns its media clock: the received audio.
+ * One talking avatar: a source of driving audio (the caller's microphone, a WHIP publisher or a voice agent's
+ * WebSocket), a pipeline in a worker thread, and its outputs (the caller's peer, WHEP viewers), which all share the
+ * single encode and the single voice encode. Owns its media clock: the audio delivered to the pipeline.
  */
 export class Session extends TypedEmitter<SessionEvents> {
   readonly id = randomUUID();
   readonly codec: 'h264' | 'vp8';
+  readonly source: SessionSource;
   readonly createdAt = now();
   private readonly log: Logger;
   private readonly config: Config;
   private readonly metrics: Metrics;
-  private readonly pc: RTCPeerConnection;
-  private readonly transports: PeerTransports;
-  private sourceGuard: { dropped: () => number } | undefined;
-  private readonly jitter: JitterBuffer<Buffer>;
-  private readonly opus = new OpusDecoder();
-  private readonly resampler: Resampler;
-  private packetizer: VideoPacketizer | undefined;
+  /** The caller's or WHIP publisher's peer. */
+  private peer: AnsweringPeer | undefined;
+  private receiver: OpusReceiver | undefined;
+  private agent: WebSocketSource | undefined;
+  private readonly viewers = new Map<string, Viewer>();
+  private pendingViewers = 0;
+  private readonly outputs = new Set<MediaOutput>();
+  private readonly packetizer: VideoPacketizer;
+  private readonly voice: VoiceOut;
   private readonly arrivals = new AudioArrivalLog();
   private readonly latency = new LatencyStats(1024);
   private pipeline: PipelineHandle | undefined;
-  private videoTransceiver: RTCRtpTransceiver | undefined;
   private control: RTCDataChannel | undefined;
   private closed = false;
+  /** When the media clock started running (peer connected, or creation for WebSocket sessions). */
   private connectedAt: number | undefined;
   private lastAudioAt = now();
   private readonly rtpTimestampBase = Math.floor(Math.random() * 2 ** 31);
   private timers: NodeJS.Timeout[] = [];
-  private disconnectTimer: NodeJS.Timeout | undefined;
-  private disposers: (() => void)[] = [];
   private lastStatsAt = 0;
+  private readonly frameMs: number;
   private readonly s = {
     framesSent: 0,
     framesDropped: 0,
     keyframesSent: 0,
     bytesSent: 0,
-    audioPacketsReceived: 0,
-    audioPacketsLost: 0,
     /** Samples at 16 kHz delivered to the pipeline: the session's media clock. */
     audioSamples: 0,
     firstFrameMs: undefined as number | undefined,
-    /** Media clock position when the first real audio packet was delivered (idle fill may come before it), ms. */
+    /** Media clock position when the first real audio was delivered (idle fill may come before it), ms. */
     firstAudioMediaMs: undefined as number | undefined,
     controlMessagesRefused: 0,
     renderMsTotal: 0,
@@ -144,39 +154,40 @@ export class Session extends TypedEmitter<SessionEvents> {
   private constructor(
     private readonly opts: SessionOptions,
     codec: 'h264' | 'vp8',
-    resampler: Resampler,
-    h264ProfileLevelId: string,
   ) {
     super();
-    this.resampler = resampler;
     this.config = opts.config;
     this.metrics = opts.metrics;
     this.codec = codec;
+    this.source = opts.init.source;
     this.log = opts.log.child({ sessionId: this.id });
-    const { webrtc, audio } = this.config;
-    this.jitter = new JitterBuffer<Buffer>({ maxDelayMs: audio.jitterBufferMs, maxPackets: 64 });
-    this.pc = new RTCPeerConnection({
-      codecs: { audio: [OPUS], video: [codec === 'h264' ? h264(h264ProfileLevelId) : VP8] },
-      iceServers: webrtc.iceServers.map((s) => ({ ...s })),
-      iceAdditionalHostAddresses: [...webrtc.additionalHostAddresses],
-      iceStunGatherTimeout: webrtc.stunGatherTimeoutMs / 1000, // werift takes seconds
-      ...(webrtc.icePortRange ? { icePortRange: [...webrtc.icePortRange] as [number, number] } : {}),
-    });
-    this.transports = new PeerTransports(this.pc);
+    this.frameMs = 1000 / this.config.video.fps;
+    this.packetizer = new VideoPacketizer({ codec, payloadType: SHARED_PAYLOAD_TYPE, ssrc: 1, maxPayloadBytes: this.config.video.mtu });
+    this.voice = new VoiceOut({ bitrateBps: this.config.voice.bitrateKbps * 1000 });
   }
 
-  /** Negotiate a session from a client's offer; resolves with the session and its SDP answer (gathering complete). */
-  static async create(opts: SessionOptions): Promise<{ session: Session; answerSdp: string }> {
-    const offer = inspectOffer(opts.offerSdp, opts.config.limits.sdpBytes, opts.config.limits.sdpLines);
-    const resampler = await Resampler.create({ inputRate: 48000, outputRate: 16000, maxInputSamples: 5760 });
-    const codec = chooseVideoCodec(offer, opts.config.video.codec);
-    const session = new Session(opts, codec, resampler, offer.h264ProfileLevelId ?? '64001f');
-    session.log.info({ codec, offeredH264: offer.h264ProfileLevelId ?? null, offeredVp8: offer.hasVp8 }, 'video codec chosen');
-    if (codec === 'h264' && !offersHighProfile(offer)) {
-      session.log.warn({ profileLevelId: offer.h264ProfileLevelId }, 'offer has only baseline H.264 and no VP8; sending High-profile H.264 anyway');
+  /** Start a session; resolves with it and, for the peer sources, the SDP answer (gathering complete). */
+  static async create(opts: SessionOptions): Promise<{ session: Session; answerSdp: string | undefined }> {
+    const { init, config } = opts;
+    if (init.source === 'websocket') {
+      const session = new Session(opts, config.video.codec);
+      session.startWebSocket(init.sampleRate);
+      return { session, answerSdp: undefined };
+    }
+    const role = init.source === 'whip' ? 'whip' : 'caller';
+    const offer = inspectOffer(init.offerSdp, config.limits.sdpBytes, config.limits.sdpLines, role);
+    const codec = role === 'caller' ? chooseVideoCodec(offer, config.video.codec) : config.video.codec;
+    const session = new Session(opts, codec);
+    if (role === 'caller') {
+      session.log.info({ codec, offeredH264: offer.h264ProfileLevelId ?? null, offeredVp8: offer.hasVp8 }, 'video codec chosen');
+      if (codec === 'h264' && !offersHighProfile(offer)) {
+        session.log.warn({ profileLevelId: offer.h264ProfileLevelId }, 'offer has only baseline H.264 and no VP8; sending High-profile H.264 anyway');
+      }
     }
     try {
-      const answerSdp = await session.negotiate();
+      const echo = init.source === 'webrtc' && init.echo;
+      if (echo && !offer.receivesAudioOpus) session.log.warn('echo asked for, but the offer cannot receive audio (sendonly): no voice back');
+      const answerSdp = await session.connectPeer(init.offerSdp, role, echo && offer.receivesAudioOpus, offer.h264ProfileLevelId ?? '64001f');
       return { session, answerSdp };
     } catch (err) {
       session.close('negotiation failed');
@@ -184,72 +195,66 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
-  private async negotiate(): Promise<string> {
-    const pc = this.pc;
-    this.disposers.push(
-      pc.onTrack.subscribe((track) => {
-        if (track.kind !== 'audio') return;
-        const sub = track.onReceiveRtp.subscribe((rtp) => this.onAudioRtp(rtp));
-        this.disposers.push(() => sub.unSubscribe());
-      }).unSubscribe,
-      pc.onDataChannel.subscribe((dc) => this.onDataChannel(dc)).unSubscribe,
-      pc.connectionStateChange.subscribe((state) => this.onConnectionState(state)).unSubscribe,
-    );
-
-    try {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offerForIce(this.opts.offerSdp) });
-    } catch (err) {
-      // werift's parser throws plain errors (e.g. "m line not found") on offers our shape check let through.
-      throw new BadInputError(`SDP offer could not be applied: ${(err as Error).message}`);
-    } finally {
-      this.transports.snapshot();
+  private async connectPeer(offerSdp: string, role: 'caller' | 'whip', echo: boolean, h264ProfileLevelId: string): Promise<string> {
+    this.receiver = await OpusReceiver.create(this.config.audio.jitterBufferMs, (audio) => this.onReceivedAudio(audio), this.log);
+    const callerOutput: MediaOutput = { video: undefined, voice: undefined, awaitingKeyframe: true };
+    const { peer, answerSdp } = await AnsweringPeer.answer({
+      role,
+      offerSdp,
+      codec: this.codec,
+      h264ProfileLevelId,
+      sendVoice: echo,
+      streamId: this.id,
+      config: this.config,
+      log: this.log,
+      onAudioRtp: (rtp) => this.onAudioRtp(rtp),
+      ...(role === 'caller' ? { onDataChannel: (dc: RTCDataChannel) => this.onDataChannel(dc) } : {}),
+      onKeyframeRequest: () => this.pipeline?.requestKeyframe(),
+      onConnected: () => {
+        this.connectedAt ??= now();
+        this.lastAudioAt = now();
+        this.startVideoAt(callerOutput);
+      },
+      onEnded: (reason) => this.close(reason),
+    });
+    if (this.closed) {
+      await peer.close();
+      throw new InvalidStateError(`session closed during negotiation [sessionId:${this.id}]`);
     }
-    const video = pc.getTransceivers().find((t) => t.kind === 'video');
-    if (!video) throw new InvalidStateError(`offer produced no video transceiver [sessionId:${this.id}]`);
-    this.videoTransceiver = video;
-    video.setDirection('sendonly');
-    await video.sender.replaceTrack(new MediaStreamTrack({ kind: 'video' }));
-    for (const t of pc.getTransceivers()) if (t.kind === 'audio') t.setDirection('recvonly');
-
-    if (!hasStunServer(this.config.webrtc.iceServers)) disableDefaultStun(pc);
-    try {
-      await pc.setLocalDescription(await pc.createAnswer());
-    } catch (err) {
-      // werift's answer builder throws plain errors on offers it cannot answer (e.g. duplicate or missing mids).
-      throw new BadInputError(`SDP offer could not be answered: ${(err as Error).message}`);
-    }
-    this.transports.snapshot();
-    await this.waitForGathering();
-    const sdp = pc.localDescription?.sdp;
-    if (!sdp) throw new InvalidStateError(`no local description after negotiation [sessionId:${this.id}]`);
-    this.sourceGuard = guardMediaSources(pc);
-
-    const payloadType = video.sender.codec?.payloadType;
-    if (payloadType === undefined) throw new InvalidStateError(`no video codec negotiated [sessionId:${this.id}]`);
-    this.packetizer = new VideoPacketizer({ codec: this.codec, payloadType, ssrc: video.sender.ssrc, maxPayloadBytes: this.config.video.mtu });
-    this.disposers.push(onKeyframeRequest(video, video.sender.ssrc, () => this.pipeline?.requestKeyframe()));
+    this.peer = peer;
+    callerOutput.video = peer.videoSender;
+    callerOutput.voice = peer.voiceSender;
+    if (peer.videoSender || peer.voiceSender) this.outputs.add(callerOutput);
     this.openPipeline();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
-    this.timers.push(
-      setTimeout(() => {
-        if (!this.connectedAt) this.close('connect timeout');
-      }, CONNECT_TIMEOUT_MS),
-      setTimeout(() => this.close(`maximum duration reached (${this.config.sessions.maxDurationS} s)`), this.config.sessions.maxDurationS * 1000),
-    );
-    this.log.info({ codec: this.codec }, 'session negotiated');
-    return sdp;
+    this.startDurationLimit();
+    this.log.info({ source: this.source, codec: this.codec, echo }, 'session negotiated');
+    return answerSdp;
   }
 
-  private async waitForGathering(): Promise<void> {
-    if (this.pc.iceGatheringState === 'complete') return;
-    await new Promise<void>((resolve) => {
-      const sub = this.pc.iceGatheringStateChange.subscribe((state) => {
-        if (state === 'complete') {
-          sub.unSubscribe();
-          resolve();
-        }
-      });
-    });
+  private startWebSocket(sampleRate: AgentSampleRate | undefined): void {
+    const { limits, websocket } = this.config;
+    this.agent = new WebSocketSource(
+      {
+        sampleRate,
+        maxBufferedMs: websocket.maxBufferedS * 1000,
+        controlMessageBytes: limits.controlMessageBytes,
+        controlMessagesPerSecond: limits.controlMessagesPerSecond,
+        log: this.log,
+        onControl: (msg) => this.applyControl(msg),
+      },
+      now(),
+    );
+    this.connectedAt = now();
+    this.openPipeline();
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.startDurationLimit();
+    this.log.info({ source: this.source, codec: this.codec, sampleRate: sampleRate ?? null }, 'session started');
+  }
+
+  private startDurationLimit(): void {
+    const limitS = this.config.sessions.maxDurationS;
+    this.timers.push(setTimeout(() => this.close(`maximum duration reached (${limitS} s)`), limitS * 1000));
   }
 
   private openPipeline(): void {
@@ -272,92 +277,75 @@ export class Session extends TypedEmitter<SessionEvents> {
       {
         onOpened: (lookaheadMs, chunkFrames) => this.log.debug({ lookaheadMs, chunkFrames }, 'pipeline ready'),
         onFrame: (frame) => this.onFrame(frame),
-        onDropped: () => {
+        onDropped: (index) => {
           this.s.framesDropped++;
           this.metrics.framesDropped.inc();
+          this.mediaSent(index * this.frameMs);
         },
         onError: (message) => {
           this.log.error({ err: message }, 'pipeline failed');
           this.sendControl({ type: 'error', message });
+          this.agent?.send({ type: 'error', message });
           this.close(`pipeline error: ${message}`);
         },
       },
     );
   }
 
-  private onConnectionState(state: string): void {
-    this.log.debug({ state }, 'connection state');
-    if (state === 'connected' && !this.connectedAt) {
-      this.connectedAt = now();
-      this.lastAudioAt = now();
-    }
-    if (state === 'failed' || state === 'closed') this.close(`peer ${state}`);
-    // 'disconnected' is often transient (a network blip): give ICE a moment to recover before ending the call.
-    if (state === 'disconnected' && !this.disconnectTimer) {
-      this.disconnectTimer = setTimeout(() => this.close('peer disconnected'), DISCONNECT_GRACE_MS);
-      this.timers.push(this.disconnectTimer);
-    }
-    if (state === 'connected' && this.disconnectTimer) {
-      clearTimeout(this.disconnectTimer);
-      this.disconnectTimer = undefined;
-    }
-  }
-
   private onAudioRtp(rtp: RtpPacket): void {
-    if (this.closed) return;
-    this.s.audioPacketsReceived++;
-    const t = now();
-    this.release(this.jitter.push(rtp.header.sequenceNumber, rtp.payload, t), t);
+    if (this.closed || !this.receiver) return;
+    this.receiver.push(rtp, now());
   }
 
-  private release(outputs: JitterBufferOutput<Buffer>[], t: number): void {
-    for (const out of outputs) {
-      if (out.kind === 'packet') this.deliverAudio(out.packet, t);
-      else for (let i = 0; i < Math.min(out.count, MAX_CONCEALED_PACKETS); i++) this.deliverAudio(null, t);
-    }
+  private onReceivedAudio(audio: ReceivedAudio): void {
+    if (audio.concealed) this.metrics.audioPacketsLost.inc();
+    else this.s.firstAudioMediaMs ??= (this.s.audioSamples * 1000) / 16000;
+    this.pushAudio(audio.pcm16, audio.pcm48, audio.arrivalMs);
+    this.lastAudioAt = audio.arrivalMs;
   }
 
-  /** Decode one released packet (or conceal a lost one), resample and hand it to the pipeline. */
-  private deliverAudio(payload: Buffer | null, arrivalMs: number): void {
-    if (!this.pipeline) return;
-    let pcm48: Float32Array;
-    if (payload === null) {
-      this.s.audioPacketsLost++;
-      this.metrics.audioPacketsLost.inc();
-      pcm48 = this.opus.concealFloat();
-    } else {
-      this.s.firstAudioMediaMs ??= (this.s.audioSamples * 1000) / 16000;
-      try {
-        pcm48 = this.opus.decodeFloat(payload);
-      } catch (err) {
-        this.log.debug({ err: (err as Error).message }, 'undecodable opus packet; concealing');
-        pcm48 = this.opus.concealFloat();
-      }
-    }
-    // Copy out of the resampler's reusable buffer: the copy is transferred to the worker.
-    this.pushPcm16k(this.resampler.push(pcm48).slice(), arrivalMs);
-    this.lastAudioAt = arrivalMs;
-  }
-
-  private pushPcm16k(pcm16k: Float32Array, arrivalMs: number): void {
-    if (pcm16k.length === 0 || !this.pipeline) return;
-    this.s.audioSamples += pcm16k.length;
+  /** Advance the media clock: 16 kHz audio to the pipeline, the same audio at 48 kHz (or silence) to the voice. */
+  private pushAudio(pcm16: Float32Array, pcm48: Float32Array | null, arrivalMs: number): void {
+    if (pcm16.length === 0 || !this.pipeline) return;
+    this.voice.write(pcm48, pcm16.length, this.s.audioSamples);
+    this.s.audioSamples += pcm16.length;
     this.arrivals.record((this.s.audioSamples * 1000) / 16000, arrivalMs);
-    this.pipeline.pushAudio(pcm16k);
+    this.pipeline.pushAudio(pcm16);
   }
 
-  /** Periodic work: release audio the jitter buffer gave up waiting for, feed silence when the peer is quiet, send stats. */
+  private get clockMs(): number {
+    return (this.s.audioSamples * 1000) / 16000;
+  }
+
+  /** Periodic work: play out WebSocket audio, release late audio, feed silence when the peer is quiet, send stats. */
   private tick(): void {
     if (this.closed) return;
     const t = now();
-    this.release(this.jitter.poll(t), t);
-    if (this.connectedAt && t - this.lastAudioAt > this.config.sessions.idleTimeoutS * 1000) {
-      this.close(`idle: no audio for ${this.config.sessions.idleTimeoutS} s`);
-      return;
-    }
-    if (this.connectedAt && t - this.lastAudioAt > this.config.audio.idleFillMs) {
-      // No audio (DTX, muted mic, or a stall): keep the clock moving so the avatar idles instead of freezing.
-      this.pushPcm16k(new Float32Array((16000 * TICK_MS) / 1000), t);
+    if (this.agent) {
+      const { idleTimeoutS } = this.config.sessions;
+      if (!this.agent.attached && t - this.agent.detachedSince > idleTimeoutS * 1000) {
+        this.close(`idle: no audio socket for ${idleTimeoutS} s`);
+        return;
+      }
+      const audio = this.agent.pull(t, this.clockMs);
+      if (audio.pcm16.length > 0) {
+        if (audio.real) {
+          this.s.firstAudioMediaMs ??= this.clockMs;
+          this.lastAudioAt = t;
+        }
+        // Copy: pushAudio transfers the 16 kHz buffer to the worker.
+        this.pushAudio(audio.pcm16.slice(), audio.pcm48, t);
+      }
+    } else {
+      this.receiver?.poll(t);
+      if (this.connectedAt && t - this.lastAudioAt > this.config.sessions.idleTimeoutS * 1000) {
+        this.close(`idle: no audio for ${this.config.sessions.idleTimeoutS} s`);
+        return;
+      }
+      if (this.connectedAt && t - this.lastAudioAt > this.config.audio.idleFillMs) {
+        // No audio (DTX, muted mic, or a stall): keep the clock moving so the avatar idles instead of freezing.
+        this.pushAudio(new Float32Array((16000 * TICK_MS) / 1000), null, t);
+      }
     }
     if (t - this.lastStatsAt >= STATS_EVERY_MS && this.connectedAt) {
       this.lastStatsAt = t;
@@ -366,15 +354,20 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   private onFrame(frame: WorkerFrame): void {
-    const sender = this.videoTransceiver?.sender;
-    if (this.closed || !sender || !this.packetizer) return;
+    if (this.closed) return;
     const rtpTimestamp = (this.rtpTimestampBase + Math.round(frame.audioTimeMs * 90)) >>> 0;
     const packets = this.packetizer.packetize(frame, rtpTimestamp);
-    for (const p of packets) {
-      sender.sendRtp(p).catch((err: Error) => this.log.debug({ err: err.message }, 'rtp send failed'));
+    for (const out of this.outputs) {
+      if (!out.video) continue;
+      if (out.awaitingKeyframe) {
+        if (!frame.keyframe) continue;
+        out.awaitingKeyframe = false;
+      }
+      for (const p of packets) AnsweringPeer.send(out.video, p, this.log);
     }
+    this.mediaSent(frame.audioTimeMs);
     const sentAt = now();
-    const frameEndMs = frame.audioTimeMs + 1000 / this.config.video.fps;
+    const frameEndMs = frame.audioTimeMs + this.frameMs;
     const arrival = this.arrivals.arrivalOf(frameEndMs);
     const latencyMs = arrival === undefined ? undefined : sentAt - arrival;
     if (latencyMs !== undefined) {
@@ -402,6 +395,20 @@ export class Session extends TypedEmitter<SessionEvents> {
     };
     this.sendControl({ type: 'frame', index: info.index, audioTimeMs: info.audioTimeMs, latencyMs: info.latencyMs ?? null });
     this.safeEmit('frame', info);
+  }
+
+  /**
+   * The frame for `mediaMs` went out (or was dropped): the voice up to the same media time leaves now, so both
+   * tracks carry one media time at one send instant; the agent hears which utterances have played.
+   */
+  private mediaSent(mediaMs: number): void {
+    const voiceOutputs = [...this.outputs].filter((o) => o.voice);
+    if (voiceOutputs.length > 0) {
+      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of voiceOutputs) AnsweringPeer.send(o.voice, p, this.log);
+    } else {
+      this.voice.skipUpTo(mediaMs);
+    }
+    this.agent?.onMediaSent(mediaMs + this.frameMs);
   }
 
   private onDataChannel(dc: RTCDataChannel): void {
@@ -432,10 +439,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     });
   }
 
-  /** Apply a control message (from the data channel or the API). */
+  /** Apply a control message (from the data channel, the agent's socket or the API). */
   applyControl(msg: PipelineControl): void {
     if (this.closed) throw new InvalidStateError(`session is closed [sessionId:${this.id}]`);
-    if (msg.type === 'clear') this.jitter.reset();
+    if (msg.type === 'clear') {
+      // Barge-in empties every queue at once: received audio, the agent's buffer, the voice not yet sent, the pipeline.
+      this.receiver?.reset();
+      this.agent?.clear();
+      this.voice.silenceUnsent();
+    }
     this.pipeline?.control(msg);
   }
 
@@ -449,6 +461,90 @@ export class Session extends TypedEmitter<SessionEvents> {
     }
   }
 
+  /**
+   * A peer just connected: frames sent before were dropped by werift (no DTLS yet), so its video starts at the next
+   * keyframe, asked for now: the picture appears at once, not at the next periodic keyframe or after a PLI.
+   */
+  private startVideoAt(output: MediaOutput): void {
+    output.awaitingKeyframe = true;
+    this.pipeline?.requestKeyframe();
+  }
+
+  /** A voice agent's WebSocket (source 'websocket' only). */
+  attachAudioSocket(ws: WebSocket, queryRate: number | undefined): Promise<void> {
+    if (!this.agent) {
+      ws.close(1008, `session ${this.id} takes its audio from ${this.source}, not from a WebSocket`);
+      return Promise.resolve();
+    }
+    return this.agent.attach(ws, queryRate);
+  }
+
+  /** A WHEP viewer: answers its offer with the session's video and voice; resolves with its id and the answer. */
+  async addViewer(offerSdp: string): Promise<{ viewerId: string; answerSdp: string }> {
+    if (this.closed) throw new NotFoundError(`session ${this.id} has ended`);
+    const { viewers, limits } = this.config;
+    if (this.viewers.size + this.pendingViewers >= viewers.maxPerSession) {
+      throw new CapacityError(`session ${this.id} has its maximum of ${viewers.maxPerSession} viewers`, 5);
+    }
+    const offer = inspectOffer(offerSdp, limits.sdpBytes, limits.sdpLines, 'viewer');
+    const unsupported = viewerCanReceive(offer, this.codec);
+    if (unsupported) throw new UnsupportedError(unsupported);
+    const viewerId = randomUUID();
+    const log = this.log.child({ viewerId });
+    const output: MediaOutput = { video: undefined, voice: undefined, awaitingKeyframe: true };
+    let lastKeyframeRequest = 0;
+    this.pendingViewers++;
+    let answered: { peer: AnsweringPeer; answerSdp: string };
+    try {
+      answered = await AnsweringPeer.answer({
+        role: 'viewer',
+        offerSdp,
+        codec: this.codec,
+        h264ProfileLevelId: offer.h264ProfileLevelId ?? '42e01f',
+        sendVoice: offer.receivesAudioOpus,
+        streamId: this.id,
+        config: this.config,
+        log,
+        onKeyframeRequest: () => {
+          const t = now();
+          if (t - lastKeyframeRequest < VIEWER_KEYFRAME_INTERVAL_MS) return;
+          lastKeyframeRequest = t;
+          this.pipeline?.requestKeyframe();
+        },
+        onConnected: () => {
+          lastKeyframeRequest = now();
+          this.startVideoAt(output);
+          log.info('viewer connected');
+        },
+        onEnded: (reason) => this.removeViewer(viewerId, reason),
+      });
+    } finally {
+      this.pendingViewers--;
+    }
+    if (this.closed) {
+      await answered.peer.close();
+      throw new NotFoundError(`session ${this.id} has ended`);
+    }
+    output.video = answered.peer.videoSender;
+    output.voice = answered.peer.voiceSender;
+    this.viewers.set(viewerId, { peer: answered.peer, output, lastKeyframeRequest: 0 });
+    this.outputs.add(output);
+    this.metrics.viewersActive.inc();
+    log.info({ voice: output.voice !== undefined, viewers: this.viewers.size }, 'viewer added');
+    return { viewerId, answerSdp: answered.answerSdp };
+  }
+
+  /** End one viewer; throws NotFoundError for an unknown id. */
+  removeViewer(viewerId: string, reason = 'deleted by client'): void {
+    const viewer = this.viewers.get(viewerId);
+    if (!viewer) throw new NotFoundError(`no viewer ${viewerId} on session ${this.id}`);
+    this.viewers.delete(viewerId);
+    this.outputs.delete(viewer.output);
+    this.metrics.viewersActive.dec();
+    viewer.peer.close().catch(() => undefined);
+    this.log.info({ viewerId, reason, viewers: this.viewers.size }, 'viewer ended');
+  }
+
   /** Test hook: fail this session's pipeline ('stage') or kill the worker thread that hosts it ('worker'). */
   injectFault(mode: FaultMode): void {
     this.pipeline?.injectFault(mode);
@@ -460,45 +556,58 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   stats(): SessionStats {
     const n = Math.max(this.s.framesSent, 1);
-    return {
+    const voice = this.voice.toJSON();
+    const rs = this.receiver?.stats;
+    const stats: SessionStats = {
       id: this.id,
+      source: this.source,
       codec: this.codec,
       state: this.closed ? 'closed' : this.connectedAt ? 'connected' : 'connecting',
       framesSent: this.s.framesSent,
       framesDropped: this.s.framesDropped,
       keyframesSent: this.s.keyframesSent,
       bytesSent: this.s.bytesSent,
-      audioPacketsReceived: this.s.audioPacketsReceived,
-      audioPacketsLost: this.s.audioPacketsLost,
-      audioMs: Math.round((this.s.audioSamples * 1000) / 16000),
+      audioPacketsReceived: rs?.packetsReceived ?? 0,
+      audioPacketsLost: rs?.packetsLost ?? 0,
+      audioMs: Math.round(this.clockMs),
       latencyMs: this.latency.summary(),
       firstFrameMs: this.s.firstFrameMs === undefined ? undefined : Math.round(this.s.firstFrameMs),
       firstAudioMediaMs: this.s.firstAudioMediaMs,
-      controlMessagesRefused: this.s.controlMessagesRefused,
-      foreignDatagramsDropped: this.sourceGuard?.dropped() ?? 0,
+      controlMessagesRefused: this.s.controlMessagesRefused + (this.agent?.stats.messagesRefused ?? 0),
+      foreignDatagramsDropped: (this.peer?.foreignDatagramsDropped() ?? 0) + [...this.viewers.values()].reduce((a, v) => a + v.peer.foreignDatagramsDropped(), 0),
       renderMsAvg: Math.round((this.s.renderMsTotal / n) * 100) / 100,
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,
+      viewers: this.viewers.size,
+      voice: { outputs: [...this.outputs].filter((o) => o.voice).length, packets: voice.packets, bufferedMs: voice.bufferedMs },
     };
+    if (this.agent) {
+      const a = this.agent;
+      stats.agent = {
+        attached: a.attached,
+        sampleRate: a.sampleRate ?? null,
+        bufferedMs: Math.round(a.bufferedMs),
+        bytesReceived: a.stats.bytesReceived,
+        underrunMs: Math.round(a.stats.underrunMs),
+        messagesRefused: a.stats.messagesRefused,
+      };
+    }
+    return stats;
   }
 
-  /** End the session: idempotent; frees the pipeline, the peer and timers, then emits 'close' once. */
+  /** End the session: idempotent; frees the pipeline, peers, the agent's socket and timers, then emits 'close' once. */
   close(reason: string): void {
     if (this.closed) return;
     this.sendControl({ type: 'closed', reason });
+    this.agent?.send({ type: 'closed', reason });
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    for (const d of this.disposers.splice(0)) {
-      try {
-        d();
-      } catch {
-        /* already disposed */
-      }
-    }
     this.pipeline?.close();
     this.pipeline = undefined;
-    this.resampler.close();
-    this.transports.close().catch((err: Error) => this.log.debug({ err: err.message }, 'peer close failed'));
+    this.receiver?.close();
+    this.agent?.close(reason);
+    for (const id of [...this.viewers.keys()]) this.removeViewer(id, `session ended: ${reason}`);
+    this.peer?.close().catch(() => undefined);
     this.log.info({ reason, ...this.stats() }, 'session closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.ts';
 import type { PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { WorkerReference } from '../media/pipelineProtocol.ts';
 import { CapacityEstimator } from './CapacityEstimator.ts';
-import { Session } from './Session.ts';
+import { Session, type SessionInit } from './Session.ts';
 
 /** Length of one CPU measurement window, ms. */
 const CPU_WINDOW_MS = 2000;
@@ -53,8 +53,8 @@ export class SessionManager {
     return this.sessions.size;
   }
 
-  /** Negotiate a new session; throws CapacityError when full. */
-  async create(offerSdp: string, reference: WorkerReference): Promise<{ session: Session; answerSdp: string }> {
+  /** Start a new session (negotiating its peer, for the peer sources); throws CapacityError when full. */
+  async create(init: SessionInit, reference: WorkerReference): Promise<{ session: Session; answerSdp: string | undefined }> {
     if (this.closed) throw new CapacityError('server is shutting down', 5);
     const { limit, measured } = this.capacity();
     if (this.sessions.size + this.pending >= limit) {
@@ -65,9 +65,9 @@ export class SessionManager {
       throw new CapacityError(`server is full: ${why}`, 5);
     }
     this.pending++;
-    let created: { session: Session; answerSdp: string };
+    let created: { session: Session; answerSdp: string | undefined };
     try {
-      created = await Session.create({ offerSdp, reference, config: this.config, pool: this.pool, metrics: this.metrics, log: this.log });
+      created = await Session.create({ init, reference, config: this.config, pool: this.pool, metrics: this.metrics, log: this.log });
     } catch (err) {
       this.metrics.sessionsRejected.inc({ reason: 'bad_offer' });
       throw err;
@@ -97,6 +97,11 @@ export class SessionManager {
     const s = this.sessions.get(id);
     if (!s) throw new NotFoundError(`no session ${id}`);
     return s;
+  }
+
+  /** The session with this id, or undefined. */
+  find(id: string): Session | undefined {
+    return this.sessions.get(id);
   }
 
   list(): Session[] {

@@ -2,7 +2,10 @@ import { BadInputError, UnsupportedError } from '../errors.ts';
 
 /** What the server needs to know about a client's offer before negotiating. */
 export interface OfferSummary {
+  /** The client sends Opus audio (sendonly/sendrecv). */
   hasAudioOpus: boolean;
+  /** The client can receive Opus audio (recvonly/sendrecv): where the voice can go. */
+  receivesAudioOpus: boolean;
   /** H.264 with packetization-mode=1 is offered (any profile). */
   hasH264: boolean;
   /**
@@ -24,10 +27,16 @@ const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^6e/i, /^7a/i, /^f4/i, /^42e0/i,
 const DECODES_HIGH = /^(64|6e|7a|f4)/i;
 
 /**
- * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
- * Throws BadInputError for malformed text and UnsupportedError for offers we cannot serve.
+ * Who is offering: a microphone caller (audio in, video out), a WHIP publisher (audio in; its video is ignored)
+ * or a WHEP viewer (video and voice out).
  */
-export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): OfferSummary {
+export type OfferRole = 'caller' | 'whip' | 'viewer';
+
+/**
+ * Check an SDP offer's shape (not a full parser: werift parses it afterwards) and summarise the media it offers.
+ * Throws BadInputError for malformed text and UnsupportedError for offers we cannot serve in `role`.
+ */
+export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000, role: OfferRole = 'caller'): OfferSummary {
   if (sdp.length === 0) throw new BadInputError('empty SDP offer');
   if (Buffer.byteLength(sdp) > maxBytes) throw new BadInputError(`SDP offer larger than ${maxBytes} bytes`, 413);
   const lines = sdp.split(/\r?\n/).filter((l) => l.length > 0);
@@ -57,6 +66,9 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): Of
   const audio = sections.filter((s) => s.kind === 'audio' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=recvonly'));
   const video = sections.filter((s) => s.kind === 'video' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=sendonly'));
   const hasAudioOpus = audio.some((s) => rtpmaps(s, 'opus').length > 0);
+  const receivesAudioOpus = sections.some(
+    (s) => s.kind === 'audio' && !s.lines.some((l) => l === 'a=inactive' || l === 'a=sendonly') && rtpmaps(s, 'opus').length > 0,
+  );
   const h264Profiles = video.flatMap((s) =>
     rtpmaps(s, 'H264')
       .map((pt) => fmtp(s, pt))
@@ -68,16 +80,21 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000): Of
   const hasVp8 = video.some((s) => rtpmaps(s, 'VP8').length > 0);
   const summary = {
     hasAudioOpus,
+    receivesAudioOpus,
     hasH264,
     h264ProfileLevelId,
     hasVp8,
     hasVideo: video.length > 0,
     hasDataChannel: sections.some((s) => s.kind === 'application'),
   };
-  if (audio.length === 0) throw new UnsupportedError('SDP offer has no audio the server can receive (need audio sendrecv or sendonly)');
-  if (!hasAudioOpus) throw new UnsupportedError('SDP offer has no Opus audio');
-  if (!summary.hasVideo) throw new UnsupportedError('SDP offer has no video the server can send (need video recvonly or sendrecv)');
-  if (!hasH264 && !hasVp8) throw new UnsupportedError('SDP offer has neither H.264 (packetization-mode=1) nor VP8 video');
+  if (role !== 'viewer') {
+    if (audio.length === 0) throw new UnsupportedError('SDP offer has no audio the server can receive (need audio sendrecv or sendonly)');
+    if (!hasAudioOpus) throw new UnsupportedError('SDP offer has no Opus audio');
+  }
+  if (role !== 'whip') {
+    if (!summary.hasVideo) throw new UnsupportedError('SDP offer has no video the server can send (need video recvonly or sendrecv)');
+    if (!hasH264 && !hasVp8) throw new UnsupportedError('SDP offer has neither H.264 (packetization-mode=1) nor VP8 video');
+  }
   return summary;
 }
 
@@ -94,6 +111,13 @@ export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8')
   const h264Ok = offersHighProfile(offer);
   if (preferred === 'h264') return h264Ok || !offer.hasVp8 ? 'h264' : 'vp8';
   return offer.hasVp8 ? 'vp8' : 'h264';
+}
+
+/** Whether a viewer's offer can take a session's video codec; the reason when it cannot. */
+export function viewerCanReceive(offer: OfferSummary, codec: 'h264' | 'vp8'): string | undefined {
+  if (codec === 'h264' && !offer.hasH264) return 'this session sends H.264 (packetization-mode=1) and the offer has none';
+  if (codec === 'vp8' && !offer.hasVp8) return 'this session sends VP8 and the offer has none';
+  return undefined;
 }
 
 /**

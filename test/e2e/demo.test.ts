@@ -9,14 +9,14 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import sharp from 'sharp';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { AvatarDebug } from '../../client/debugState.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** 16 kHz mono 16-bit PCM: Chromium's fake capture device reads it as is and loops it. */
 const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
 const PORTRAIT = join(ROOT, 'assets/portraits/astronaut.png');
@@ -38,36 +38,12 @@ describe('demo page', { timeout: 180_000 }, () => {
   const pageLog: string[] = [];
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
     assert.ok(existsSync(SPEECH), `speech sample missing: ${SPEECH}`);
     await mkdir(OUT_DIR, { recursive: true });
     tmp = await mkdtemp(join(tmpdir(), 'e2e-demo-'));
-    // Same as `npm run build:client`, so the test never serves a stale bundle.
-    await build({
-      entryPoints: [join(ROOT, 'client/main.ts')],
-      bundle: true,
-      format: 'esm',
-      target: 'es2022',
-      outfile: join(ROOT, 'dist/client/main.js'),
-      sourcemap: true,
-      logLevel: 'warning',
-    });
+    await buildClientBundles();
     server = await startServerProcess();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${SPEECH}`,
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
-    });
+    browser = await launchChromium(SPEECH);
     page = await browser.newPage({ viewport: { width: 700, height: 900 } });
     page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
     page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));

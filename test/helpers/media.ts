@@ -1,7 +1,7 @@
-import { VideoDecoder, type VideoFrame } from '@napi-rs/webcodecs';
 import { readWav } from '../../server/media/wav.ts';
 import { resampleAll } from '../../server/media/Resampler.ts';
-import type { EncodedVideoFrame } from '../../loadtest/AvatarClient.ts';
+import type { EncodedVideoFrame } from '../../loadtest/rtpVideoFrames.ts';
+import { StreamingVideoDecoder } from '../../loadtest/videoLumaDecoder.ts';
 
 export const SPEECH_WAV = new URL('../../assets/speech/jfk.wav', import.meta.url).pathname;
 
@@ -19,7 +19,7 @@ export async function speech48k(opts: { seconds: number; silenceAtS?: number; si
   return out;
 }
 
-/** A decoded frame's luma plane and its RTP timestamp. */
+/** A decoded frame's luma plane (rows `width` bytes apart) and its RTP timestamp. */
 export interface DecodedLuma {
   width: number;
   height: number;
@@ -27,42 +27,24 @@ export interface DecodedLuma {
   rtpTimestamp: number;
 }
 
-/** Decode received frames (H.264 Annex B or VP8) with WebCodecs; returns luma planes in decode order. */
+/** Decode received frames (H.264 Annex B or VP8) from the first keyframe on; returns luma planes in RTP order. */
 export async function decodeFrames(frames: readonly EncodedVideoFrame[], codec: 'h264' | 'vp8'): Promise<DecodedLuma[]> {
-  const out: DecodedLuma[] = [];
-  const pending: Promise<void>[] = [];
-  const byTimestampUs = new Map<number, number>();
-  const decoder = new VideoDecoder({
-    output: (frame: VideoFrame) => {
-      const width = frame.codedWidth;
-      const height = frame.codedHeight;
-      const buf = new Uint8Array(frame.allocationSize());
-      const ts = frame.timestamp;
-      pending.push(
-        frame.copyTo(buf).then(() => {
-          out.push({ width, height, luma: buf.subarray(0, width * height), rtpTimestamp: byTimestampUs.get(ts) ?? -1 });
-          frame.close();
-        }),
-      );
-    },
-    error: (e: Error) => {
-      throw e;
-    },
-  });
-  decoder.configure({ codec: codec === 'h264' ? 'avc1.42e01f' : 'vp8' });
   const start = frames.findIndex((f) => f.keyframe);
   if (start < 0) throw new Error('no keyframe received');
-  for (let i = start; i < frames.length; i++) {
-    const f = frames[i]!;
-    const timestamp = i * 40_000;
-    byTimestampUs.set(timestamp, f.rtpTimestamp);
-    const { EncodedVideoChunk } = await import('@napi-rs/webcodecs');
-    decoder.decode(new EncodedVideoChunk({ type: f.keyframe ? 'key' : 'delta', timestamp, data: new Uint8Array(f.data) }));
+  const out: DecodedLuma[] = [];
+  const decoder = new StreamingVideoDecoder(codec, (p) => {
+    const luma = new Uint8Array(p.width * p.height);
+    for (let y = 0; y < p.height; y++) luma.set(p.luma.subarray(y * p.stride, y * p.stride + p.width), y * p.width);
+    out.push({ width: p.width, height: p.height, luma, rtpTimestamp: p.rtpTimestamp });
+  });
+  try {
+    for (const f of frames.slice(start)) decoder.decode(f);
+    await decoder.flush();
+    if (decoder.error) throw decoder.error;
+  } finally {
+    decoder.close();
   }
-  await decoder.flush();
-  await Promise.all(pending);
-  decoder.close();
-  out.sort((a, b) => ((a.rtpTimestamp - b.rtpTimestamp) | 0));
+  out.sort((a, b) => (a.rtpTimestamp - b.rtpTimestamp) | 0);
   return out;
 }
 

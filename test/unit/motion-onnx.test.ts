@@ -85,10 +85,13 @@ test('the rule-based mouth is the embedded stage; a wav2vec + ONNX stage emits e
     assert.ok(Math.max(...yaw) - Math.min(...yaw) > 0.01, 'the ONNX pose moves the head');
     const lip = frames.map((f) => f.landmarks[29]!);
     assert.ok(Math.max(...lip) - Math.min(...lip) > 0.05, 'the ONNX mesh moves the lower lip');
-    stage.clear();
+    const now = stage.clear();
+    assert.ok(now.length > 0 && now.every((f) => f.landmarks.every(Number.isFinite)), 'the frames whose audio had arrived are shown at once');
+    assert.equal(now[0]!.index, frames.at(-1)!.index + 1);
     const after = await stage.push(new Float32Array(8000));
-    // Frame k keeps showing media time [k/fps, (k+1)/fps): the frames whose audio the clear dropped are skipped.
+    // Frame k keeps showing media time [k/fps, (k+1)/fps): indices continue after the interrupt's frames.
     assert.equal(after[0]!.index, Math.ceil(received / 16 / (1000 / FPS) - 1e-9));
+    assert.equal(after[0]!.index, now.at(-1)!.index + 1);
     assert.equal(after[0]!.audioTimeMs, (after[0]!.index * 1000) / FPS);
     stage.setExpressionScale(0);
     stage.setPoseOverride({ yaw: 10, pitch: 0, roll: 0 });

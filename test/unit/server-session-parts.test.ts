@@ -4,7 +4,7 @@ import { BadInputError, UnsupportedError } from '../../server/errors.ts';
 import { AudioArrivalLog } from '../../server/session/AudioArrivalLog.ts';
 import { LatencyStats } from '../../server/session/LatencyStats.ts';
 import { parseControlMessage } from '../../server/session/controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offerForIce } from '../../server/session/sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offerForIce, viewerCanReceive } from '../../server/session/sdpOffer.ts';
 
 /** An offer around `media` (m= sections); each section gets a=mid:<index> after its m= line. */
 const offer = (media: string) => {
@@ -21,7 +21,7 @@ const VP8 = 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\na=rtpmap:96 VP8/900
 
 test('an offer with Opus audio and H.264 + VP8 video is summarised', () => {
   const s = inspectOffer(offer(`${AUDIO}\r\n${H264}\r\na=rtpmap:96 VP8/90000`), 65536);
-  assert.deepEqual(s, { hasAudioOpus: true, hasH264: true, h264ProfileLevelId: '64001f', hasVp8: true, hasVideo: true, hasDataChannel: false });
+  assert.deepEqual(s, { hasAudioOpus: true, receivesAudioOpus: true, hasH264: true, h264ProfileLevelId: '64001f', hasVp8: true, hasVideo: true, hasDataChannel: false });
   assert.equal(chooseVideoCodec(s, 'h264'), 'h264');
   assert.equal(chooseVideoCodec(s, 'vp8'), 'vp8');
 });
@@ -116,4 +116,21 @@ test('an offer with only mDNS candidates loses its end-of-candidates (werift the
   assert.doesNotMatch(offerForIce(none), /end-of-candidates/);
   const usable = mdns.replace('a=end-of-candidates\r\nm=video', 'a=candidate:1 1 UDP 2122252543 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\nm=video');
   assert.equal(offerForIce(usable), usable);
+});
+
+test('offers are checked for their role: a WHIP publisher needs audio only, a WHEP viewer needs video it can take', () => {
+  const SENDONLY_AUDIO = AUDIO.replace('a=sendrecv', 'a=sendonly');
+  const SENDONLY_VIDEO = H264.replace('a=recvonly', 'a=sendonly');
+  const whip = inspectOffer(offer(`${SENDONLY_AUDIO}\r\n${SENDONLY_VIDEO}`), 65536, 2000, 'whip');
+  assert.equal(whip.hasAudioOpus, true);
+  assert.equal(whip.receivesAudioOpus, false, 'a sendonly publisher cannot hear the voice');
+  assert.throws(() => inspectOffer(offer(SENDONLY_VIDEO), 65536, 2000, 'whip'), (e: unknown) => e instanceof UnsupportedError && /no audio/.test(e.message));
+
+  const RECVONLY_AUDIO = AUDIO.replace('a=sendrecv', 'a=recvonly');
+  const viewer = inspectOffer(offer(`${RECVONLY_AUDIO}\r\n${VP8}`), 65536, 2000, 'viewer');
+  assert.equal(viewer.receivesAudioOpus, true);
+  assert.equal(viewerCanReceive(viewer, 'vp8'), undefined);
+  assert.match(viewerCanReceive(viewer, 'h264') ?? '', /H\.264/);
+  assert.throws(() => inspectOffer(offer(RECVONLY_AUDIO), 65536, 2000, 'viewer'), (e: unknown) => e instanceof UnsupportedError && /no video/.test(e.message));
+  assert.throws(() => inspectOffer(offer(`${RECVONLY_AUDIO}\r\n${VP8}`), 65536, 2000, 'caller'), (e: unknown) => e instanceof UnsupportedError && /no audio/.test(e.message));
 });
