@@ -23,6 +23,8 @@ export { AUDIO_PACKET_MS, AvatarServerError, encodeOpusPackets, type EncodedVide
 
 /** Audio sample rate the client encodes at (Hz). */
 export const AUDIO_RATE_HZ = OPUS_RATE;
+/** Bound on kept echo packets (10 minutes of 20 ms packets). */
+const MAX_ECHO_PACKETS = 30_000;
 /** Bound on stored latency samples (about 11 h at 25 fps). */
 const MAX_LATENCY_SAMPLES = 1_000_000;
 
@@ -31,6 +33,8 @@ export interface AvatarClientOptions {
   baseUrl: string;
   /** Portrait id from POST /v1/references; the server's default portrait when absent. */
   referenceId?: string;
+  /** Ask for the voice back with the face (`?echo=1`); the received audio is counted and kept in `echoAudio`. */
+  echo?: boolean;
   /** Video codecs to offer (default 'h264'). 'both' offers H.264 first, then VP8. */
   codec?: VideoCodecChoice;
   /** Speech to stream: 48 kHz mono PCM in [-1, 1]. */
@@ -148,6 +152,8 @@ export class AvatarClient {
   private transports: PeerTransports | undefined;
   private channel: RTCDataChannel | null = null;
   private audioTrack: MediaStreamTrack | null = null;
+  /** Opus payloads of the voice the server sent back (with `echo`), in arrival order. */
+  readonly echoAudio: Buffer[] = [];
   private videoTransceiver: RTCRtpTransceiver | null = null;
   private state: AvatarClientState = 'new';
   private sessionUrl: string | null = null;
@@ -237,8 +243,9 @@ export class AvatarClient {
       this.audioSender = new OpusTrackSender(this.audioTrack, { audio: this.options.audio, loop: this.options.loop });
       const audioTransceiver = pc.addTransceiver(this.audioTrack, { direction: 'sendrecv' });
       audioTransceiver.onTrack.subscribe((track) => {
-        track.onReceiveRtp.subscribe(() => {
+        track.onReceiveRtp.subscribe((rtp) => {
           this.counters.audioPacketsReceived++;
+          if (this.options.echo && this.echoAudio.length < MAX_ECHO_PACKETS) this.echoAudio.push(Buffer.from(rtp.payload));
         });
       });
 
@@ -253,7 +260,10 @@ export class AvatarClient {
       const completeOffer = await createCompleteOffer(pc, transports, this.options.gatherTimeoutMs);
       const offer = (this.options.transformOffer ?? ((sdp: string) => sdp))(completeOffer);
 
-      const query = this.options.referenceId ? `?reference=${encodeURIComponent(this.options.referenceId)}` : '';
+      const params = new URLSearchParams();
+      if (this.options.referenceId) params.set('reference', this.options.referenceId);
+      if (this.options.echo) params.set('echo', '1');
+      const query = params.size > 0 ? `?${params}` : '';
       const { body, location } = await postForCreated(`${this.baseUrl}/v1/sessions${query}`, 'application/sdp', offer, {
         token: this.options.token,
         timeoutMs: this.options.requestTimeoutMs,
