@@ -6,18 +6,23 @@ import type { Metrics } from '../metrics.ts';
 import type { PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { WorkerReference } from '../media/pipelineProtocol.ts';
 import { CapacityEstimator } from './CapacityEstimator.ts';
+import { chooseVideoCodec, inspectOffer } from './sdpOffer.ts';
 import { Session, type SessionInit } from './Session.ts';
+import { priorCostMs } from './sessionPrice.ts';
 
 /** Length of one CPU measurement window, ms. */
 const CPU_WINDOW_MS = 2000;
 /** Sessions younger than this are starting up (encoder init, JIT): windows with them are not used, ms. */
 const WARMUP_MS = 3000;
 
-/** Owns every Session by id; admits new ones up to the configured limit and the measured capacity. */
+/** Owns every Session by id; admits new ones up to the configured limit and while their price fits the CPU budget. */
 export class SessionManager {
   private readonly sessions = new Map<string, Session>();
-  /** Offers being negotiated count against capacity too. */
+  /** Prior CPU cost of each session, ms per second (sessionPrice.ts). */
+  private readonly priors = new Map<string, number>();
+  /** Offers being negotiated count against capacity too: their number and priors. */
   private pending = 0;
+  private pendingPriorMs = 0;
   private closed = false;
   private readonly estimator: CapacityEstimator;
   private readonly cpuTimer: NodeJS.Timeout;
@@ -45,7 +50,7 @@ export class SessionManager {
     this.lastCpu = process.cpuUsage();
     this.lastCpuAt = now;
     const warm = this.list().every((s) => now + performance.timeOrigin - s.createdAt > WARMUP_MS);
-    if (!this.windowDisturbed && this.pending === 0 && warm) this.estimator.sample(cpuMsPerS, this.sessions.size);
+    if (!this.windowDisturbed && this.pending === 0 && warm) this.estimator.sample(cpuMsPerS, this.runningPriorMs());
     this.windowDisturbed = false;
   }
 
@@ -53,18 +58,42 @@ export class SessionManager {
     return this.sessions.size;
   }
 
+  private runningPriorMs(): number {
+    let sum = 0;
+    for (const p of this.priors.values()) sum += p;
+    return sum;
+  }
+
+  /** The video codec a session will send, known before negotiating (the offer decides for a microphone caller). */
+  private codecOf(init: SessionInit): 'h264' | 'vp8' {
+    if (init.source !== 'webrtc') return this.config.video.codec;
+    const { limits, video } = this.config;
+    return chooseVideoCodec(inspectOffer(init.offerSdp, limits.sdpBytes, limits.sdpLines, 'caller'), video.codec);
+  }
+
   /** Start a new session (negotiating its peer, for the peer sources); throws CapacityError when full. */
   async create(init: SessionInit, reference: WorkerReference): Promise<{ session: Session; answerSdp: string | undefined }> {
     if (this.closed) throw new CapacityError('server is shutting down', 5);
-    const { limit, measured } = this.capacity();
-    if (this.sessions.size + this.pending >= limit) {
-      this.metrics.sessionsRejected.inc({ reason: measured ? 'capacity' : 'full' });
-      const why = measured
-        ? `measured capacity is ${limit} sessions (${Math.round(this.estimator.sessionCostMs)} ms of CPU a second per session)`
-        : `session limit ${limit} reached`;
-      throw new CapacityError(`server is full: ${why}`, 5);
+    const { video, renderer, sessions } = this.config;
+    const codec = this.codecOf(init);
+    const prior = priorCostMs({ codec, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
+    if (this.sessions.size + this.pending >= sessions.max) {
+      this.metrics.sessionsRejected.inc({ reason: 'full' });
+      throw new CapacityError(`server is full: session limit ${sessions.max} reached`, 5);
+    }
+    const running = this.runningPriorMs() + this.pendingPriorMs;
+    if (!this.estimator.admits(running, prior)) {
+      this.metrics.sessionsRejected.inc({ reason: 'capacity' });
+      const e = this.estimator;
+      const basis = e.measured ? 'measured on the running sessions' : 'bench prior, not measured yet';
+      throw new CapacityError(
+        `server is full: a new ${codec} session needs about ${Math.round(e.price(prior))} ms of CPU a second (${basis}); ` +
+          `${Math.max(0, Math.round(e.budgetMs - e.price(running)))} of ${Math.round(e.budgetMs)} are left`,
+        5,
+      );
     }
     this.pending++;
+    this.pendingPriorMs += prior;
     let created: { session: Session; answerSdp: string | undefined };
     try {
       created = await Session.create({ init, reference, config: this.config, pool: this.pool, metrics: this.metrics, log: this.log });
@@ -73,24 +102,39 @@ export class SessionManager {
       throw err;
     } finally {
       this.pending--;
+      this.pendingPriorMs -= prior;
     }
     const { session } = created;
     this.sessions.set(session.id, session);
+    this.priors.set(session.id, prior);
     this.metrics.sessionsAdmitted.inc();
     this.metrics.sessionsActive.set(this.sessions.size);
     this.windowDisturbed = true;
     session.once('close', () => {
       this.sessions.delete(session.id);
+      this.priors.delete(session.id);
       this.windowDisturbed = true;
       this.metrics.sessionsActive.set(this.sessions.size);
     });
     return created;
   }
 
-  /** Sessions admitted at most: `sessions.max`, lowered to what the measured CPU per session fits in the budget. */
-  capacity(): { limit: number; measured: boolean; cpuMsPerSessionS: number } {
-    const { limit, measured } = this.estimator.limit(this.config.sessions.max);
-    return { limit, measured, cpuMsPerSessionS: Math.round(this.estimator.sessionCostMs) };
+  /**
+   * Sessions admitted at most: `sessions.max`, lowered to how many sessions of the configured codec fit the CPU budget
+   * at their current price (VP8 callers are priced higher, so fewer of them fit).
+   */
+  capacity(): { limit: number; measured: boolean; cpuMsPerSessionS: number; budgetMsPerS: number; usedMsPerS: number } {
+    const { video, renderer, sessions } = this.config;
+    const prior = priorCostMs({ codec: video.codec, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
+    const e = this.estimator;
+    const budget = e.budgetMs;
+    return {
+      limit: Math.min(sessions.max, e.fits(prior)),
+      measured: e.measured,
+      cpuMsPerSessionS: Math.round(e.price(prior)),
+      budgetMsPerS: Number.isFinite(budget) ? Math.round(budget) : -1,
+      usedMsPerS: Math.round(e.price(this.runningPriorMs())),
+    };
   }
 
   get(id: string): Session {
