@@ -324,6 +324,10 @@ function onControlMessage(current: Session, data: unknown): void {
   } else if (message.type === 'stats') {
     const dropped = message.framesDropped ?? message.droppedFrames;
     if (typeof dropped === 'number') debug.stats.serverDroppedFrames = dropped;
+  } else if (message.type === 'degraded') {
+    showError(`the server is overloaded: this call's video runs at ${String(message.fps)} fps for now`);
+  } else if (message.type === 'restored') {
+    showError(null);
   }
 }
 

@@ -8,6 +8,7 @@ export class Metrics {
   readonly sessionsAdmitted = new Counter({ name: 'avatar_sessions_admitted_total', help: 'Sessions admitted', registers: [this.registry] });
   readonly sessionsRejected = new Counter({ name: 'avatar_sessions_rejected_total', help: 'Session requests rejected', labelNames: ['reason'], registers: [this.registry] });
   readonly framesSent = new Counter({ name: 'avatar_frames_sent_total', help: 'Video frames sent', labelNames: ['codec'], registers: [this.registry] });
+  readonly sessionsDegraded = new Counter({ name: 'avatar_sessions_degraded_total', help: 'Sessions whose frame rate was lowered to shed load under overload', registers: [this.registry] });
   readonly framesDropped = new Counter({ name: 'avatar_frames_dropped_total', help: 'Video frames dropped because the session fell behind', registers: [this.registry] });
   readonly audioPacketsLost = new Counter({ name: 'avatar_audio_packets_lost_total', help: 'Audio RTP packets lost and concealed', registers: [this.registry] });
   readonly latency = new Histogram({

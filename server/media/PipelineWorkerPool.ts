@@ -11,7 +11,8 @@ const WORKER_URL = new URL('./pipelineWorker.ts', import.meta.url);
 export interface PipelineHandlers {
   onOpened(lookaheadMs: number, chunkFrames: number): void;
   onFrame(frame: WorkerFrame): void;
-  onDropped(index: number): void;
+  /** A frame not sent: `shed` when skipped by the session's stride (load shedding), else dropped for falling behind. */
+  onDropped(index: number, shed: boolean): void;
   /** The pipeline failed (its own error, or its worker crashed); the session must end. */
   onError(message: string): void;
 }
@@ -21,6 +22,8 @@ export interface PipelineHandle {
   pushAudio(pcm16k: Float32Array): void;
   control(msg: PipelineControl): void;
   requestKeyframe(): void;
+  /** Render one frame in `stride` (1 = all): shed load from this session. */
+  setStride(stride: number): void;
   /** Test hook: fail this session's pipeline ('stage') or kill the worker that hosts it ('worker'). */
   injectFault(mode: FaultMode): void;
   close(): void;
@@ -107,12 +110,18 @@ export class PipelineWorkerPool {
       pushAudio: (pcm) => send({ type: 'audio', sessionId, pcm }, [pcm.buffer as ArrayBuffer]),
       control: (control) => send({ type: 'control', sessionId, control }),
       requestKeyframe: () => send({ type: 'keyframe', sessionId }),
+      setStride: (stride) => send({ type: 'stride', sessionId, stride }),
       injectFault: (mode) => send({ type: 'crash', sessionId, mode }),
       close: () => {
         send({ type: 'close', sessionId });
         for (const w of this.workers) w.sessions.delete(sessionId);
       },
     };
+  }
+
+  /** Test hook: every worker burns `ms` of CPU per rendered frame (a CPU spike from a noisy neighbour); 0 ends it. */
+  spike(ms: number): void {
+    for (const w of this.workers) this.send(w, { type: 'spike', ms });
   }
 
   /** Terminate every worker. */
@@ -148,7 +157,7 @@ export class PipelineWorkerPool {
           h.onFrame(msg);
           break;
         case 'dropped':
-          h.onDropped(msg.index);
+          h.onDropped(msg.index, msg.shed);
           break;
         case 'error':
           pw.sessions.delete(msg.sessionId);

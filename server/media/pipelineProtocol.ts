@@ -33,6 +33,10 @@ export type ToWorker =
   | { type: 'audio'; sessionId: string; pcm: Float32Array }
   | { type: 'control'; sessionId: string; control: PipelineControl }
   | { type: 'keyframe'; sessionId: string }
+  /** Render one motion frame in `stride` (1 = every frame): shedding load from this session under overload. */
+  | { type: 'stride'; sessionId: string; stride: number }
+  /** Test hook: every render in this worker also burns `ms` of CPU (a noisy neighbour); 0 ends it. */
+  | { type: 'spike'; ms: number }
   | { type: 'close'; sessionId: string }
   /** Test hook: 'stage' fails this session's next render; 'worker' kills the whole worker thread from it. */
   | { type: 'crash'; sessionId: string; mode: FaultMode };
@@ -62,5 +66,6 @@ export type FromWorker =
   | { type: 'engineCounters'; counters: Record<string, number> }
   | { type: 'opened'; sessionId: string; lookaheadMs: number; chunkFrames: number }
   | WorkerFrame
-  | { type: 'dropped'; sessionId: string; index: number }
+  /** A frame not rendered: `shed` when skipped by the session's stride, else dropped because the session fell behind. */
+  | { type: 'dropped'; sessionId: string; index: number; shed: boolean }
   | { type: 'error'; sessionId: string; message: string };

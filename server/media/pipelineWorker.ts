@@ -24,7 +24,12 @@ interface WorkerSession {
   fault: FaultMode | undefined;
   /** Audio that arrived while the pipeline was being built; replayed in order once it exists. */
   pendingAudio: Float32Array[] | undefined;
+  /** Render one frame in this many (load shedding); the others are skipped and reported as shed. */
+  stride: number;
 }
+
+/** Test hook: extra CPU burnt per rendered frame, ms (a noisy neighbour). */
+let spikeMs = 0;
 
 /** Audio held while a pipeline is being built: 5 s of 20 ms chunks. More is refused (the session fails). */
 const MAX_PENDING_AUDIO_CHUNKS = 250;
@@ -72,7 +77,7 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
     bitrateKbps: video.bitrateKbps,
     keyframeIntervalFrames: video.keyframeIntervalFrames,
   });
-  const s: WorkerSession = { id: sessionId, referenceId: reference.id, pipeline: undefined, encoder, queue: [], maxQueue: msg.maxQueueFrames, fps: video.fps, fault: undefined, pendingAudio: [] };
+  const s: WorkerSession = { id: sessionId, referenceId: reference.id, pipeline: undefined, encoder, queue: [], maxQueue: msg.maxQueueFrames, fps: video.fps, fault: undefined, pendingAudio: [], stride: 1 };
   sessions.set(sessionId, s);
   order.push(sessionId);
   const idle = idlePortraits.indexOf(reference.id);
@@ -104,11 +109,15 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
 function enqueue(s: WorkerSession, frames: MotionFrame[]): void {
   if (!sessions.has(s.id)) return;
   for (const f of frames) {
+    if (s.stride > 1 && f.index % s.stride !== 0) {
+      post({ type: 'dropped', sessionId: s.id, index: f.index, shed: true });
+      continue;
+    }
     s.queue.push(f);
     // Drop the oldest: a late frame is worth less than a fresh one, and queues stay bounded.
     while (s.queue.length > s.maxQueue) {
       const dropped = s.queue.shift()!;
-      post({ type: 'dropped', sessionId: s.id, index: dropped.index });
+      post({ type: 'dropped', sessionId: s.id, index: dropped.index, shed: false });
     }
   }
   if (frames.length > 0) void frameLoop();
@@ -136,6 +145,7 @@ async function renderAndEncode(s: WorkerSession, pipeline: AvatarPipeline, frame
   if (s.fault) throw new Error(`injected ${s.fault} fault`);
   const t0 = performance.now();
   const images = await pipeline.render(frames);
+  if (spikeMs > 0) for (const end = performance.now() + spikeMs * frames.length; performance.now() < end; );
   const renderMs = (performance.now() - t0) / frames.length;
   for (let i = 0; i < frames.length; i++) {
     const frame = frames[i]!;
@@ -176,6 +186,10 @@ port.on('message', (msg: ToWorker) => {
     void openSession(msg);
     return;
   }
+  if (msg.type === 'spike') {
+    spikeMs = Math.max(0, msg.ms);
+    return;
+  }
   const s = sessions.get(msg.sessionId);
   if (!s) return; // closed meanwhile: late messages are expected and harmless
   try {
@@ -192,7 +206,7 @@ port.on('message', (msg: ToWorker) => {
         const now = s.pipeline?.control(msg.control) ?? [];
         if (msg.control.type === 'clear') {
           // Frames queued before the interrupt still show the old speech: the interrupt's own frames replace them.
-          for (const f of s.queue) post({ type: 'dropped', sessionId: s.id, index: f.index });
+          for (const f of s.queue) post({ type: 'dropped', sessionId: s.id, index: f.index, shed: true });
           s.queue.length = 0;
           enqueue(s, now);
         }
@@ -200,6 +214,9 @@ port.on('message', (msg: ToWorker) => {
       }
       case 'keyframe':
         s.encoder.requestKeyframe();
+        break;
+      case 'stride':
+        s.stride = Math.max(1, Math.floor(msg.stride));
         break;
       case 'close':
         closeSession(s.id);

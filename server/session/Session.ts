@@ -59,6 +59,10 @@ export interface SessionStats {
   state: string;
   framesSent: number;
   framesDropped: number;
+  /** Frames skipped on purpose: while degraded under overload, or queued when an interrupt came. */
+  framesShed: number;
+  /** Set while the server sheds this session's load (a lower frame rate) because the machine is overloaded. */
+  degraded: { fps: number; reason: string } | null;
   keyframesSent: number;
   bytesSent: number;
   audioPacketsReceived: number;
@@ -136,9 +140,12 @@ export class Session extends TypedEmitter<SessionEvents> {
   private timers: NodeJS.Timeout[] = [];
   private lastStatsAt = 0;
   private readonly frameMs: number;
+  private degradation: { stride: number; reason: string } | undefined;
   private readonly s = {
     framesSent: 0,
     framesDropped: 0,
+    /** Frames skipped on purpose: load shedding, or queued when an interrupt came. */
+    framesShed: 0,
     keyframesSent: 0,
     bytesSent: 0,
     /** Samples at 16 kHz delivered to the pipeline: the session's media clock. */
@@ -277,9 +284,13 @@ export class Session extends TypedEmitter<SessionEvents> {
       {
         onOpened: (lookaheadMs, chunkFrames) => this.log.debug({ lookaheadMs, chunkFrames }, 'pipeline ready'),
         onFrame: (frame) => this.onFrame(frame),
-        onDropped: (index) => {
-          this.s.framesDropped++;
-          this.metrics.framesDropped.inc();
+        onDropped: (index, shed) => {
+          if (shed) {
+            this.s.framesShed++;
+          } else {
+            this.s.framesDropped++;
+            this.metrics.framesDropped.inc();
+          }
           this.mediaSent(index * this.frameMs);
         },
         onError: (message) => {
@@ -545,6 +556,34 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.log.info({ viewerId, reason, viewers: this.viewers.size }, 'viewer ended');
   }
 
+  /**
+   * Shed this session's load under overload: render one frame in `stride` (the voice and the media clock go on), and
+   * tell the client why. `restore()` gives the frame rate back.
+   */
+  degrade(stride: number, reason: string): void {
+    if (this.closed || this.degradation) return;
+    this.degradation = { stride, reason };
+    this.pipeline?.setStride(stride);
+    const msg = { type: 'degraded', fps: this.config.video.fps / stride, reason };
+    this.sendControl(msg);
+    this.agent?.send(msg);
+    this.log.warn({ fps: msg.fps, reason }, 'session degraded');
+  }
+
+  restore(): void {
+    if (this.closed || !this.degradation) return;
+    this.degradation = undefined;
+    this.pipeline?.setStride(1);
+    const msg = { type: 'restored', fps: this.config.video.fps };
+    this.sendControl(msg);
+    this.agent?.send(msg);
+    this.log.info({ fps: msg.fps }, 'session restored');
+  }
+
+  get isDegraded(): boolean {
+    return this.degradation !== undefined;
+  }
+
   /** Test hook: fail this session's pipeline ('stage') or kill the worker thread that hosts it ('worker'). */
   injectFault(mode: FaultMode): void {
     this.pipeline?.injectFault(mode);
@@ -565,6 +604,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       state: this.closed ? 'closed' : this.connectedAt ? 'connected' : 'connecting',
       framesSent: this.s.framesSent,
       framesDropped: this.s.framesDropped,
+      framesShed: this.s.framesShed,
+      degraded: this.degradation ? { fps: this.config.video.fps / this.degradation.stride, reason: this.degradation.reason } : null,
       keyframesSent: this.s.keyframesSent,
       bytesSent: this.s.bytesSent,
       audioPacketsReceived: rs?.packetsReceived ?? 0,

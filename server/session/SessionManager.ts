@@ -6,10 +6,15 @@ import type { Metrics } from '../metrics.ts';
 import type { PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { WorkerReference } from '../media/pipelineProtocol.ts';
 import { CapacityEstimator } from './CapacityEstimator.ts';
+import { OverloadGovernor } from './OverloadGovernor.ts';
 import { chooseVideoCodec, inspectOffer } from './sdpOffer.ts';
 import { Session, type SessionInit } from './Session.ts';
 import { priorCostMs } from './sessionPrice.ts';
 
+/** How often the overload governor looks at dropped frames, ms. */
+const GOVERNOR_WINDOW_MS = 1000;
+/** A degraded session renders one frame in this many. */
+const DEGRADED_STRIDE = 2;
 /** Length of one CPU measurement window, ms. */
 const CPU_WINDOW_MS = 2000;
 /** Sessions younger than this are starting up (encoder init, JIT): windows with them are not used, ms. */
@@ -26,6 +31,10 @@ export class SessionManager {
   private closed = false;
   private readonly estimator: CapacityEstimator;
   private readonly cpuTimer: NodeJS.Timeout;
+  private readonly governorTimer: NodeJS.Timeout;
+  private readonly governor = new OverloadGovernor();
+  /** Frames dropped per session at the previous governor window. */
+  private readonly droppedSeen = new Map<string, number>();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
   /** Sessions were opened or closed during the current window: it is not steady. */
@@ -40,6 +49,28 @@ export class SessionManager {
     this.estimator = new CapacityEstimator(Math.min(config.renderer.workers + 1, availableParallelism()), config.sessions.capacityUtilization);
     this.cpuTimer = setInterval(() => this.measureCpu(), CPU_WINDOW_MS);
     this.cpuTimer.unref();
+    this.governorTimer = setInterval(() => this.govern(), GOVERNOR_WINDOW_MS);
+    this.governorTimer.unref();
+  }
+
+  /** Degrade one, not all: see OverloadGovernor. */
+  private govern(): void {
+    const wallNow = performance.timeOrigin + performance.now();
+    const loads = this.list().map((s) => {
+      const dropped = s.stats().framesDropped;
+      // A starting session drops a few frames (encoder start, JIT) whatever the load: not overload.
+      const delta = wallNow - s.createdAt > WARMUP_MS ? dropped - (this.droppedSeen.get(s.id) ?? dropped) : 0;
+      this.droppedSeen.set(s.id, dropped);
+      return { id: s.id, createdAt: s.createdAt, droppedDelta: delta, degraded: s.isDegraded };
+    });
+    for (const id of this.droppedSeen.keys()) if (!this.sessions.has(id)) this.droppedSeen.delete(id);
+    const { degrade, restore } = this.governor.step(loads, performance.now());
+    if (degrade) {
+      const dropped = loads.reduce((a, l) => a + l.droppedDelta, 0);
+      this.sessions.get(degrade)?.degrade(DEGRADED_STRIDE, `server overloaded (${dropped} frames dropped across sessions in the last second): newest session first`);
+      this.metrics.sessionsDegraded.inc();
+    }
+    if (restore) this.sessions.get(restore)?.restore();
   }
 
   /** Feed the estimator one CPU window if the session set was steady and warmed up during it. */
@@ -157,10 +188,16 @@ export class SessionManager {
     this.get(id).close(reason);
   }
 
+  /** Test hook: every render worker burns `ms` of CPU per frame (a CPU spike); 0 ends it. */
+  spike(ms: number): void {
+    this.pool.spike(ms);
+  }
+
   /** Stop admitting and close every session. */
   closeAll(reason: string): void {
     this.closed = true;
     clearInterval(this.cpuTimer);
+    clearInterval(this.governorTimer);
     for (const s of this.list()) s.close(reason);
   }
 }
