@@ -137,7 +137,7 @@ export interface OpusEncoderOptions {
   bitrateBps?: number;
 }
 
-/** Mono 48 kHz Opus encoder producing 20 ms packets; meant for test and load-test clients. */
+/** Mono 48 kHz Opus encoder producing 20 ms packets: the voice sent with the face, and the test and load-test clients. */
 export class OpusEncoder {
   private readonly native = new opus.OpusEncoder(OPUS_RATE, 1);
   /** Carry-over of samples that did not fill a whole frame yet. */

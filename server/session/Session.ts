@@ -413,11 +413,12 @@ export class Session extends TypedEmitter<SessionEvents> {
    * tracks carry one media time at one send instant; the agent hears which utterances have played.
    */
   private mediaSent(mediaMs: number): void {
-    const voiceOutputs = [...this.outputs].filter((o) => o.voice);
-    if (voiceOutputs.length > 0) {
-      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of voiceOutputs) AnsweringPeer.send(o.voice, p, this.log);
+    let listeners = 0;
+    for (const o of this.outputs) if (o.voice) listeners++;
+    if (listeners > 0) {
+      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of this.outputs) if (o.voice) AnsweringPeer.send(o.voice, p, this.log);
     } else {
-      this.voice.skipUpTo(mediaMs);
+      this.voice.skipUpTo(mediaMs); // nobody listens: no Opus encode
     }
     this.agent?.onMediaSent(mediaMs + this.frameMs);
   }
