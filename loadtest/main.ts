@@ -3,6 +3,7 @@
  *
  *   npm run loadtest -- --sessions 8 --duration 60 [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]
  *                       [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]
+ *                       [--decode]   the clients decode every frame, as browsers on this machine would
  *   npm run loadtest -- --soak [--sessions 8] [--duration 3600]     long run, a progress line every 60 s
  *   npm run loadtest -- --sweep 1,2,4,6,8 --duration 60             one run per session count, a summary row each,
  *                                                                   and the largest count that keeps >= 24 fps, < 1% drops
@@ -30,6 +31,7 @@ import {
   type VideoCodecChoice,
 } from './AvatarClient.ts';
 import { loadSpeech48k } from './audioFile.ts';
+import { ClientDecoder } from './ClientDecoder.ts';
 import { runAvSyncSoak } from './avSyncSoak.ts';
 import { ProcSampler, readTreeUsage, SAMPLE_INTERVAL_MS, type ProcSample } from './procSampler.ts';
 import { startServerProcess, type ServerProcess } from './serverProcess.ts';
@@ -66,13 +68,15 @@ interface Options {
   windowS: number;
   rate: 16000 | 24000 | 48000;
   token: string | null;
+  /** Clients decode every received frame (as browsers do), so the machine carries the viewers' cost too. */
+  decode: boolean;
 }
 
 function usage(message?: string): never {
   if (message) console.error(`loadtest: ${message}`);
   console.error(
     'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]\n' +
-      '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]\n' +
+      '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json] [--decode]\n' +
       '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]\n' +
       '       npm run loadtest -- --av-sync [--duration 600] [--viewers 1,10] [--window 60] [--rate 16000|24000|48000]\n' +
       '                          [--url URL] [--reference ID] [--token T] [--config FILE] [--out FILE.json]',
@@ -102,6 +106,7 @@ function parseOptions(argv: string[]): Options {
         window: { type: 'string', default: '60' },
         rate: { type: 'string', default: '24000' },
         token: { type: 'string' },
+        decode: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -148,6 +153,7 @@ function parseOptions(argv: string[]): Options {
     windowS: int('window', values.window, 5),
     rate,
     token: values.token ?? null,
+    decode: values.decode ?? false,
   };
 }
 
@@ -159,6 +165,8 @@ interface SessionResult {
   error: string | null;
   retryAfterS: number | null;
   stats: AvatarClientStats | null;
+  /** With --decode: frames the client decoded, and decoder errors. */
+  decoded?: { frames: number; errors: number };
 }
 
 function sessionRow(name: string, s: AvatarClientStats | null, latency: LatencySummary | null, error: string | null): string[] {
@@ -272,6 +280,7 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
   const clientCpu0 = process.cpuUsage();
 
   const clients: AvatarClient[] = [];
+  const decoders: (ClientDecoder | null)[] = [];
   const results: SessionResult[] = [];
   const deadline = t0 + opts.durationS * 1000;
   const connects: Promise<void>[] = [];
@@ -280,12 +289,15 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
     for (let i = 0; i < count && !stop.requested && performance.now() < deadline; i++) {
       const result: SessionResult = { index: i, startedAtMs: Math.round(performance.now() - t0), error: null, retryAfterS: null, stats: null };
       results.push(result);
+      const decoder = opts.decode ? new ClientDecoder() : null;
+      decoders.push(decoder);
       const client = new AvatarClient({
         baseUrl,
         audio,
         loop: true,
         codec: opts.codec,
         ...(opts.reference ? { referenceId: opts.reference } : {}),
+        ...(decoder ? { onFrame: decoder.onFrame } : {}),
       });
       clients.push(client);
       connects.push(
@@ -340,6 +352,7 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
   } finally {
     runEndMs = performance.now() - t0;
     for (const [i, client] of clients.entries()) results[i]!.stats = client.getStats();
+    for (const [i, d] of decoders.entries()) if (d) results[i]!.decoded = d.close();
     await Promise.all(clients.map((c) => c.close()));
     sampler?.stop();
     await server?.stop();
@@ -416,7 +429,12 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
   } else {
     console.log('server: external (--url), not sampled');
   }
-  console.log(`clients: cpu ${clientCpuPct}% of one core in this process`);
+  const decodedFrames = results.reduce((a, r) => a + (r.decoded?.frames ?? 0), 0);
+  console.log(
+    `clients: cpu ${clientCpuPct}% of one core in this process` +
+      (opts.decode ? `, decoding every frame (${decodedFrames} decoded, ${results.reduce((a, r) => a + (r.decoded?.errors ?? 0), 0)} errors)` : ' (frames not decoded; --decode to)'),
+  );
+  if (serverSummary && ok.length > 0) console.log(`server cpu per session: ${fmt((serverSummary.meanCpuPct ?? 0) / ok.length, 1)}% of one core (mean over the run)`);
 
   const report = {
     startedAt: new Date(Date.now() - elapsedS * 1000).toISOString(),
@@ -424,7 +442,7 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
     options: { ...opts, sessions: count, url: baseUrl },
     totals,
     server: serverSummary,
-    client: { cpuPct: clientCpuPct },
+    client: { cpuPct: clientCpuPct, decode: opts.decode },
     sessions: results,
   };
   const exitCode = ok.length < results.length || totals.withVideo < ok.length ? 1 : 0;
