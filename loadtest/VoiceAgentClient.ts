@@ -114,6 +114,14 @@ export class VoiceAgentClient {
     return new VoiceAgentClient(options, session, sessionUrl, socket);
   }
 
+  /** Opens the audio socket of a session created elsewhere (e.g. by the presenter page or a test); close() leaves it. */
+  static async attach(opts: VoiceAgentOptions, session: VoiceSession): Promise<VoiceAgentClient> {
+    const options = { requestTimeoutMs: 10_000, ...opts };
+    const baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const socket = await openSocket(audioSocketUrl(baseUrl, session.audio), options.token, options.requestTimeoutMs);
+    return new VoiceAgentClient(options, session, `${baseUrl}/v1/sessions/${encodeURIComponent(session.id)}`, socket);
+  }
+
   /** The last `buffered` the server reported (ms of audio waiting to be played), 0 before any. */
   get bufferedMs(): number {
     return this.bufferedReports.at(-1)?.ms ?? 0;

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import type { ViewerDebug, ViewerStats } from '../../client/debugState.ts';
-import { audioSocketUrl, openAudioSocket, wavAsPcm16, type AudioSocket } from '../helpers/audioSocket.ts';
+import { VoiceAgentClient } from '../../loadtest/VoiceAgentClient.ts';
+import { readWav } from '../../server/media/wav.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
@@ -54,7 +55,7 @@ const REFUSE_AUTOPLAY_WITH_SOUND = `
 describe('viewer page', { timeout: 240_000 }, () => {
   let server: Awaited<ReturnType<typeof startServerProcess>> | null = null;
   let browser: Browser | null = null;
-  let agent: AudioSocket | null = null;
+  let agent: VoiceAgentClient | null = null;
   const pageLog: string[] = [];
 
   const diagnostics = (): string => `page log:\n${pageLog.join('\n')}\nserver log:\n${server!.log()}`;
@@ -105,9 +106,9 @@ describe('viewer page', { timeout: 240_000 }, () => {
     }
 
     // The speech starts once the viewer plays, so the measured window is speech, not the idle fill.
-    const { pcm, sampleRate } = await wavAsPcm16(SPEECH);
-    agent = await openAudioSocket(audioSocketUrl(server!.url, session.audio));
-    await agent.sendPcm(pcm, sampleRate);
+    const speech = await readWav(SPEECH); // 16 kHz, the rate the session was created with
+    agent = await VoiceAgentClient.attach({ baseUrl: server!.url, sampleRate: 16000 }, { ...session, codec: 'h264' });
+    await agent.sendPcm(speech.samples, { chunkMs: 100 });
     await sleep(1_000); // past the jitter buffer's start
 
     const first = await viewerStats(page);

@@ -18,10 +18,10 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts `server/main.ts` on a free port; resolves with its URL once it prints "listening on". */
-export async function startServerProcess(): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+/** Starts `server/main.ts` on a free port (with `configPath` if given); resolves with its URL once it prints "listening on". */
+export async function startServerProcess(configPath?: string): Promise<{ child: ChildProcess; url: string; log: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--port', String(port), ...(configPath ? ['--config', configPath] : [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
