@@ -27,6 +27,8 @@ const TICK_MS = 20;
 const STATS_EVERY_MS = 1000;
 /** Viewers' PLI/FIR are honoured at most this often: one viewer must not force keyframes on everyone, ms. */
 const VIEWER_KEYFRAME_INTERVAL_MS = 500;
+/** With nobody watching, one frame in this many is rendered (one a second at 25 fps): the clock, the voice and the agent's marks go on. */
+const UNWATCHED_STRIDE = 25;
 /** Payload type the shared packetizer stamps; each sender rewrites it (and the SSRC) to what it negotiated. */
 const SHARED_PAYLOAD_TYPE = 96;
 
@@ -141,6 +143,8 @@ export class Session extends TypedEmitter<SessionEvents> {
   private lastStatsAt = 0;
   private readonly frameMs: number;
   private degradation: { stride: number; reason: string } | undefined;
+  /** One frame in this many is rendered (see updateStride). */
+  private stride = 1;
   private readonly s = {
     framesSent: 0,
     framesDropped: 0,
@@ -233,6 +237,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     callerOutput.voice = peer.voiceSender;
     if (peer.videoSender || peer.voiceSender) this.outputs.add(callerOutput);
     this.openPipeline();
+    this.updateStride();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.startDurationLimit();
     this.log.info({ source: this.source, codec: this.codec, echo }, 'session negotiated');
@@ -254,6 +259,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     );
     this.connectedAt = now();
     this.openPipeline();
+    this.updateStride();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
     this.startDurationLimit();
     this.log.info({ source: this.source, codec: this.codec, sampleRate: sampleRate ?? null }, 'session started');
@@ -541,6 +547,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     output.voice = answered.peer.voiceSender;
     this.viewers.set(viewerId, { peer: answered.peer, output, lastKeyframeRequest: 0 });
     this.outputs.add(output);
+    this.updateStride();
     this.metrics.viewersActive.inc();
     log.info({ voice: output.voice !== undefined, viewers: this.viewers.size }, 'viewer added');
     return { viewerId, answerSdp: answered.answerSdp };
@@ -552,6 +559,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!viewer) throw new NotFoundError(`no viewer ${viewerId} on session ${this.id}`);
     this.viewers.delete(viewerId);
     this.outputs.delete(viewer.output);
+    this.updateStride();
     this.metrics.viewersActive.dec();
     viewer.peer.close().catch(() => undefined);
     this.log.info({ viewerId, reason, viewers: this.viewers.size }, 'viewer ended');
@@ -564,7 +572,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   degrade(stride: number, reason: string): void {
     if (this.closed || this.degradation) return;
     this.degradation = { stride, reason };
-    this.pipeline?.setStride(stride);
+    this.updateStride();
     const msg = { type: 'degraded', fps: this.config.video.fps / stride, reason };
     this.sendControl(msg);
     this.agent?.send(msg);
@@ -574,11 +582,19 @@ export class Session extends TypedEmitter<SessionEvents> {
   restore(): void {
     if (this.closed || !this.degradation) return;
     this.degradation = undefined;
-    this.pipeline?.setStride(1);
+    this.updateStride();
     const msg = { type: 'restored', fps: this.config.video.fps };
     this.sendControl(msg);
     this.agent?.send(msg);
     this.log.info({ fps: msg.fps }, 'session restored');
+  }
+
+  /** Render every frame for someone, fewer when shedding load, one a second when nobody watches. */
+  private updateStride(): void {
+    const stride = this.outputs.size === 0 ? UNWATCHED_STRIDE : (this.degradation?.stride ?? 1);
+    if (stride === this.stride) return;
+    this.stride = stride;
+    this.pipeline?.setStride(stride);
   }
 
   get isDegraded(): boolean {

@@ -193,6 +193,26 @@ describe('agent, WHIP and WHEP endpoints: bad input, auth and limits', { timeout
     assert.equal((await call(`${server.url}/v1/sessions/${s.id}`, { method: 'DELETE', headers: auth() })).status, 204);
   });
 
+  test('a session nobody watches renders one frame a second (its clock and voice go on); a viewer brings the full rate back', async () => {
+    const s = await createAgentSession();
+    const session = server.sessions.get(s.id);
+    await new Promise((r) => setTimeout(r, 3000));
+    const idle = session.stats();
+    assert.ok(idle.audioMs >= 2500, `the clock runs: ${idle.audioMs} ms`);
+    assert.ok(idle.framesSent <= 5, `${idle.framesSent} frames rendered for nobody in 3 s`);
+    assert.ok(idle.framesShed >= 50, `${idle.framesShed} frames skipped`);
+    const viewer = await call(`${server.url}${s.whep}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp', ...auth(VIEWER_TOKEN) },
+      body: await makeOffer({ audio: 'recvonly', video: 'recvonly', dataChannel: false }),
+    });
+    assert.equal(viewer.status, 201, viewer.error);
+    const sent0 = session.stats().framesSent;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(session.stats().framesSent - sent0 >= 40, `with a viewer: ${session.stats().framesSent - sent0} frames in 2 s`);
+    assert.equal((await call(`${server.url}/v1/sessions/${s.id}`, { method: 'DELETE', headers: auth() })).status, 204);
+  });
+
   test('the healthy session kept its frame rate through all of it', async () => {
     const fps = await measuredFps(() => healthy.getStats().frames);
     assert.ok(Math.abs(fps - FPS) <= FPS * 0.1, `healthy session at ${fps.toFixed(1)} fps`);
