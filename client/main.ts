@@ -10,6 +10,7 @@
 import type { AvatarDebug, LiveStats, State } from './debugState.ts';
 import { bearerHeaders, HttpError, pageToken, reasonOf } from './http.ts';
 import { waitForIceGathering } from './iceGathering.ts';
+import { $ } from './dom.ts';
 
 declare global {
   interface Window {
@@ -22,12 +23,6 @@ const GATHER_TIMEOUT_MS = 3000;
 const FIRST_VIDEO_TIMEOUT_MS = 20_000;
 const STATS_INTERVAL_MS = 1000;
 const LATENCY_WINDOW = 100;
-
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing element #${id}`);
-  return el as T;
-};
 
 const ui = {
   video: $<HTMLVideoElement>('avatar'),

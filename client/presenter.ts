@@ -12,14 +12,9 @@ import {
   type SessionSummary,
 } from './presenterApi.ts';
 import { sessionUrls, whipUrl, type SessionPaths } from './sessionUrls.ts';
+import { $ } from './dom.ts';
 
 const SESSIONS_POLL_MS = 3000;
-
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing element #${id}`);
-  return el as T;
-};
 
 const ui = {
   portrait: $<HTMLInputElement>('portrait'),

@@ -7,6 +7,7 @@ import type { ViewerDebug, ViewerState } from './debugState.ts';
 import { HttpError, pageToken } from './http.ts';
 import { summarizeInbound } from './viewerStats.ts';
 import { openWhepSession, type WhepSession } from './whepSession.ts';
+import { $ } from './dom.ts';
 
 declare global {
   interface Window {
@@ -23,12 +24,6 @@ const DISCONNECTED_GRACE_MS = 5_000;
 /** No media bytes for this long (or none at all after connecting) ends the connection. */
 const STALL_MS = 8_000;
 const WATCH_INTERVAL_MS = 1_000;
-
-const $ = <T extends HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing element #${id}`);
-  return el as T;
-};
 
 const ui = {
   video: $<HTMLVideoElement>('avatar'),
