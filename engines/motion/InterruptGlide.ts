@@ -16,11 +16,17 @@ export class InterruptGlide {
   private offsets: Float32Array | undefined;
   private pose: HeadPose | undefined;
 
-  /** Keep the frame just emitted (copied). */
+  /** Keep the frame just emitted (copied into buffers reused frame after frame: this runs for every frame). */
   remember(coeffs: Float32Array, offsets: Float32Array | null, pose: HeadPose): void {
-    this.coeffs = Float32Array.from(coeffs);
-    this.offsets = offsets ? Float32Array.from(offsets) : undefined;
-    this.pose = { ...pose };
+    if (this.coeffs?.length !== coeffs.length) this.coeffs = new Float32Array(coeffs.length);
+    this.coeffs.set(coeffs);
+    if (offsets) {
+      if (this.offsets?.length !== offsets.length) this.offsets = new Float32Array(offsets.length);
+      this.offsets.set(offsets);
+    } else {
+      this.offsets = undefined;
+    }
+    this.pose = Object.assign(this.pose ?? { ...pose }, pose);
   }
 
   /** Frames `from` .. `to - 1` gliding to rest (the last one at rest); none before any frame was emitted. */
