@@ -23,9 +23,15 @@ export function ntpNow(wallMs = performance.timeOrigin + performance.now()): big
  * against the video. werift records the time synchronously when the packet is dispatched and reports it with the
  * packet's RTP timestamp in its next SR, so overwriting it right after the call fixes the pair.
  */
-export function sendWithSenderClock(sender: RTCRtpSender, packet: Parameters<RTCRtpSender['sendRtp']>[0], onError: (err: Error) => void): void {
+export function sendWithSenderClock(
+  sender: RTCRtpSender,
+  packet: Parameters<RTCRtpSender['sendRtp']>[0],
+  onError: (err: Error) => void,
+  /** The send instant as NTP, when the caller sends a burst (a frame to every viewer) within microseconds. */
+  ntp?: bigint,
+): void {
   const fields = sender as unknown as SenderClockFields;
   const before = fields.packetCount;
   sender.sendRtp(packet).catch(onError);
-  if (fields.packetCount !== before) fields.ntpTimestamp = ntpNow();
+  if (fields.packetCount !== before) fields.ntpTimestamp = ntp ?? ntpNow();
 }

@@ -214,8 +214,8 @@ export class AnsweringPeer {
   }
 
   /** Send one packet on a sender; werift clones it before rewriting SSRC, payload type and offsets. */
-  static send(sender: RTCRtpSender | undefined, packet: RtpPacket, log: Logger): void {
-    if (sender) sendWithSenderClock(sender, packet, (err) => log.debug({ err: err.message }, 'rtp send failed'));
+  static send(sender: RTCRtpSender | undefined, packet: RtpPacket, log: Logger, ntp?: bigint): void {
+    if (sender) sendWithSenderClock(sender, packet, (err) => log.debug({ err: err.message }, 'rtp send failed'), ntp);
   }
 
   /** Datagrams from addresses that are not the peer's, dropped before DTLS/SRTP. */

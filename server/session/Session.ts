@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts';
 import { TypedEmitter } from '../TypedEmitter.ts';
 import { OpusReceiver, type ReceivedAudio } from '../media/OpusReceiver.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
+import { ntpNow } from '../media/senderReportClock.ts';
 import { VoiceOut } from '../media/VoiceOut.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
@@ -374,15 +375,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (this.closed) return;
     const rtpTimestamp = (this.rtpTimestampBase + Math.round(frame.audioTimeMs * 90)) >>> 0;
     const packets = this.packetizer.packetize(frame, rtpTimestamp);
+    const ntp = ntpNow(); // one send instant for the whole burst (every packet of the frame, every output)
     for (const out of this.outputs) {
       if (!out.video) continue;
       if (out.awaitingKeyframe) {
         if (!frame.keyframe) continue;
         out.awaitingKeyframe = false;
       }
-      for (const p of packets) AnsweringPeer.send(out.video, p, this.log);
+      for (const p of packets) AnsweringPeer.send(out.video, p, this.log, ntp);
     }
-    this.mediaSent(frame.audioTimeMs);
+    this.mediaSent(frame.audioTimeMs, ntp);
     const sentAt = now();
     const frameEndMs = frame.audioTimeMs + this.frameMs;
     const arrival = this.arrivals.arrivalOf(frameEndMs);
@@ -418,11 +420,11 @@ export class Session extends TypedEmitter<SessionEvents> {
    * The frame for `mediaMs` went out (or was dropped): the voice up to the same media time leaves now, so both
    * tracks carry one media time at one send instant; the agent hears which utterances have played.
    */
-  private mediaSent(mediaMs: number): void {
+  private mediaSent(mediaMs: number, ntp = ntpNow()): void {
     let listeners = 0;
     for (const o of this.outputs) if (o.voice) listeners++;
     if (listeners > 0) {
-      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of this.outputs) if (o.voice) AnsweringPeer.send(o.voice, p, this.log);
+      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of this.outputs) if (o.voice) AnsweringPeer.send(o.voice, p, this.log, ntp);
     } else {
       this.voice.skipUpTo(mediaMs); // nobody listens: no Opus encode
     }
