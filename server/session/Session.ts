@@ -16,7 +16,7 @@ import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineP
 import { AnsweringPeer } from './AnsweringPeer.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
 import { parseControlMessage, RateLimiter } from './controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offersHighProfile, viewerCanReceive } from './sdpOffer.ts';
+import { chooseVideoCodec, inspectOffer, offersHighProfile, viewerCanReceive, type OfferSummary } from './sdpOffer.ts';
 import { LatencyStats } from './LatencyStats.ts';
 import { WebSocketSource, type AgentSampleRate } from './WebSocketSource.ts';
 
@@ -84,6 +84,12 @@ export interface SessionStats {
   voice: { outputs: number; packets: number; bufferedMs: number };
   /** The WebSocket agent, for source 'websocket'. */
   agent?: { attached: boolean; sampleRate: number | null; bufferedMs: number; bytesReceived: number; underrunMs: number; messagesRefused: number };
+}
+
+/** A session's codec and inspected offer, decided before it starts (see Session.plan). */
+export interface SessionPlan {
+  codec: 'h264' | 'vp8';
+  offer: OfferSummary | undefined;
 }
 
 export interface SessionOptions {
@@ -178,17 +184,28 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.voice = new VoiceOut({ bitrateBps: this.config.voice.bitrateKbps * 1000 });
   }
 
+  /**
+   * What a session will be, known before anything is started: the video codec (the offer decides for a microphone
+   * caller) and the inspected offer. Throws BadInputError/UnsupportedError for offers it cannot serve.
+   */
+  static plan(init: SessionInit, config: Config): SessionPlan {
+    if (init.source === 'websocket') return { codec: config.video.codec, offer: undefined };
+    const role = init.source === 'whip' ? 'whip' : 'caller';
+    const offer = inspectOffer(init.offerSdp, config.limits.sdpBytes, config.limits.sdpLines, role);
+    return { codec: role === 'caller' ? chooseVideoCodec(offer, config.video.codec) : config.video.codec, offer };
+  }
+
   /** Start a session; resolves with it and, for the peer sources, the SDP answer (gathering complete). */
-  static async create(opts: SessionOptions): Promise<{ session: Session; answerSdp: string | undefined }> {
-    const { init, config } = opts;
+  static async create(opts: SessionOptions, plan = Session.plan(opts.init, opts.config)): Promise<{ session: Session; answerSdp: string | undefined }> {
+    const { init } = opts;
+    const { codec, offer } = plan;
     if (init.source === 'websocket') {
-      const session = new Session(opts, config.video.codec);
+      const session = new Session(opts, codec);
       session.startWebSocket(init.sampleRate);
       return { session, answerSdp: undefined };
     }
+    if (!offer) throw new InvalidStateError('a peer session is planned from its offer');
     const role = init.source === 'whip' ? 'whip' : 'caller';
-    const offer = inspectOffer(init.offerSdp, config.limits.sdpBytes, config.limits.sdpLines, role);
-    const codec = role === 'caller' ? chooseVideoCodec(offer, config.video.codec) : config.video.codec;
     const session = new Session(opts, codec);
     if (role === 'caller') {
       session.log.info({ codec, offeredH264: offer.h264ProfileLevelId ?? null, offeredVp8: offer.hasVp8 }, 'video codec chosen');
@@ -597,6 +614,11 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (stride === this.stride) return;
     this.stride = stride;
     this.pipeline?.setStride(stride);
+  }
+
+  /** Frames dropped so far for falling behind (the overload governor's signal; cheaper than stats()). */
+  get framesDropped(): number {
+    return this.s.framesDropped;
   }
 
   get isDegraded(): boolean {

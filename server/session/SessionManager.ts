@@ -7,7 +7,6 @@ import type { PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { WorkerReference } from '../media/pipelineProtocol.ts';
 import { CapacityEstimator } from './CapacityEstimator.ts';
 import { OverloadGovernor } from './OverloadGovernor.ts';
-import { chooseVideoCodec, inspectOffer } from './sdpOffer.ts';
 import { Session, type SessionInit } from './Session.ts';
 import { priorCostMs } from './sessionPrice.ts';
 
@@ -57,7 +56,7 @@ export class SessionManager {
   private govern(): void {
     const wallNow = performance.timeOrigin + performance.now();
     const loads = this.list().map((s) => {
-      const dropped = s.stats().framesDropped;
+      const dropped = s.framesDropped;
       // A starting session drops a few frames (encoder start, JIT) whatever the load: not overload.
       const delta = wallNow - s.createdAt > WARMUP_MS ? dropped - (this.droppedSeen.get(s.id) ?? dropped) : 0;
       this.droppedSeen.set(s.id, dropped);
@@ -95,18 +94,12 @@ export class SessionManager {
     return sum;
   }
 
-  /** The video codec a session will send, known before negotiating (the offer decides for a microphone caller). */
-  private codecOf(init: SessionInit): 'h264' | 'vp8' {
-    if (init.source !== 'webrtc') return this.config.video.codec;
-    const { limits, video } = this.config;
-    return chooseVideoCodec(inspectOffer(init.offerSdp, limits.sdpBytes, limits.sdpLines, 'caller'), video.codec);
-  }
-
   /** Start a new session (negotiating its peer, for the peer sources); throws CapacityError when full. */
   async create(init: SessionInit, reference: WorkerReference): Promise<{ session: Session; answerSdp: string | undefined }> {
     if (this.closed) throw new CapacityError('server is shutting down', 5);
     const { video, renderer, sessions } = this.config;
-    const codec = this.codecOf(init);
+    const plan = Session.plan(init, this.config);
+    const { codec } = plan;
     const prior = priorCostMs({ codec, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
     if (this.sessions.size + this.pending >= sessions.max) {
       this.metrics.sessionsRejected.inc({ reason: 'full' });
@@ -127,7 +120,7 @@ export class SessionManager {
     this.pendingPriorMs += prior;
     let created: { session: Session; answerSdp: string | undefined };
     try {
-      created = await Session.create({ init, reference, config: this.config, pool: this.pool, metrics: this.metrics, log: this.log });
+      created = await Session.create({ init, reference, config: this.config, pool: this.pool, metrics: this.metrics, log: this.log }, plan);
     } catch (err) {
       this.metrics.sessionsRejected.inc({ reason: 'bad_offer' });
       throw err;
