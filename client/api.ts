@@ -1,4 +1,4 @@
-/** The API calls the presenter page makes. Each throws HttpError with the server's reason on refusal. */
+/** The API calls the pages make. Each throws HttpError with the server's reason on refusal. */
 import { bearerHeaders, HttpError, reasonOf, retryAfterOf } from './http.ts';
 
 export interface Reference {

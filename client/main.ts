@@ -8,7 +8,8 @@
  */
 
 import type { AvatarDebug, LiveStats, State } from './debugState.ts';
-import { bearerHeaders, HttpError, pageToken, reasonOf } from './http.ts';
+import { uploadReference } from './api.ts';
+import { bearerHeaders, HttpError, pageToken, reasonOf, retryAfterOf } from './http.ts';
 import { waitForIceGathering } from './iceGathering.ts';
 import { $ } from './dom.ts';
 
@@ -118,13 +119,7 @@ async function uploadPortrait(file: File): Promise<void> {
   showError(null);
   ui.status.textContent = 'uploading portrait...';
   try {
-    const res = await fetch('/v1/references', {
-      method: 'POST',
-      headers: authHeaders({ 'content-type': file.type || 'application/octet-stream' }),
-      body: file,
-    });
-    if (res.status !== 201) throw new HttpError(`portrait rejected: ${await reasonOf(res)}`, res.status);
-    const ref = (await res.json()) as { id: string; width: number; height: number };
+    const ref = await uploadReference(file, pageToken);
     debug.referenceId = ref.id;
     ui.preview.src = URL.createObjectURL(file);
     ui.preview.hidden = false;
@@ -213,11 +208,8 @@ async function start(): Promise<void> {
       body: pc.localDescription!.sdp,
     });
     if (res.status === 503) {
-      const retry = Number(res.headers.get('retry-after'));
-      throw new HttpError(
-        Number.isFinite(retry) && retry > 0 ? `server full, retry in ${retry} s` : 'server full, retry later',
-        503,
-      );
+      const retry = retryAfterOf(res);
+      throw new HttpError(retry ? `server full, retry in ${retry} s` : 'server full, retry later', 503, retry);
     }
     if (res.status !== 201) throw new HttpError(`session refused: ${await reasonOf(res)}`, res.status);
     const location = res.headers.get('location');

@@ -10,7 +10,7 @@ import {
   uploadReference,
   type AudioSampleRate,
   type SessionSummary,
-} from './presenterApi.ts';
+} from './api.ts';
 import { sessionUrls, whipUrl, type SessionPaths } from './sessionUrls.ts';
 import { $ } from './dom.ts';
 
