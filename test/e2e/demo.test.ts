@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import type { AvatarDebug } from '../../client/debugState.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium, newLoggedPage } from '../helpers/chromium.ts';
 import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
@@ -44,9 +44,7 @@ describe('demo page', { timeout: 180_000 }, () => {
     await buildClientBundles();
     server = await startServerProcess();
     browser = await launchChromium(SPEECH);
-    page = await browser.newPage({ viewport: { width: 700, height: 900 } });
-    page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
-    page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));
+    page = await newLoggedPage(browser, { width: 700, height: 900 }, pageLog);
   });
 
   after(async () => {

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium, newLoggedPage } from '../helpers/chromium.ts';
 import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
@@ -27,9 +27,7 @@ describe('presenter page', { timeout: 180_000 }, () => {
     await buildClientBundles();
     server = await startServerProcess();
     browser = await launchChromium(SPEECH);
-    page = await browser.newPage({ viewport: { width: 700, height: 1300 } });
-    page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
-    page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));
+    page = await newLoggedPage(browser, { width: 700, height: 1300 }, pageLog);
   });
 
   after(async () => {

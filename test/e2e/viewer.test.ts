@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { ViewerDebug, ViewerStats } from '../../client/debugState.ts';
 import { VoiceAgentClient } from '../../loadtest/VoiceAgentClient.ts';
 import { readWav } from '../../server/media/wav.ts';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium, newLoggedPage } from '../helpers/chromium.ts';
 import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
@@ -61,9 +61,7 @@ describe('viewer page', { timeout: 240_000 }, () => {
   const diagnostics = (): string => `page log:\n${pageLog.join('\n')}\nserver log:\n${server!.log()}`;
 
   async function openViewer(path: string, viewport = { width: 512, height: 512 }): Promise<Page> {
-    const page = await browser!.newPage({ viewport });
-    page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
-    page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));
+    const page = await newLoggedPage(browser!, viewport, pageLog);
     await page.goto(`${server!.url}${path}`, { waitUntil: 'load' });
     return page;
   }

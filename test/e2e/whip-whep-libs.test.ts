@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.ts';
+import { launchChromium, newLoggedPage } from '../helpers/chromium.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -150,9 +150,7 @@ describe('third-party WHIP/WHEP browser clients', { timeout: 240_000 }, () => {
     const script = bundle.outputFiles[0]!.text;
     server = await startServerProcess();
     browser = await launchChromium(SPEECH);
-    page = await browser.newPage({ viewport: { width: 600, height: 320 } });
-    page.on('console', (msg) => pageLog.push(`[${msg.type()}] ${msg.text()}`));
-    page.on('pageerror', (error) => pageLog.push(`[pageerror] ${error.message}`));
+    page = await newLoggedPage(browser, { width: 600, height: 320 }, pageLog);
     page.on('response', (res) => {
       if (res.request().method() === 'PATCH') patches.push({ url: new URL(res.url()).pathname, status: res.status() });
     });

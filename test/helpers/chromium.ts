@@ -1,6 +1,6 @@
 /** Debian's Chromium (playwright-core) with a fake microphone that plays a WAV file in a loop. */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,4 +22,12 @@ export async function launchChromium(fakeMicWav: string): Promise<Browser> {
       '--autoplay-policy=no-user-gesture-required',
     ],
   });
+}
+
+/** A page whose console lines and uncaught errors go to `log` (printed when a test fails). */
+export async function newLoggedPage(browser: Browser, viewport: { width: number; height: number }, log: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  page.on('console', (msg) => log.push(`[${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', (error) => log.push(`[pageerror] ${error.message}`));
+  return page;
 }
