@@ -17,7 +17,8 @@ import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
 import { NUM_LANDMARKS, type HeadPose, type MotionFrame } from '../engines/types.ts';
 import { OpusDecoder, OpusEncoder } from '../server/media/OpusCodec.ts';
 import { Resampler, resampleAll } from '../server/media/Resampler.ts';
-import { VideoEncoder } from '../server/media/VideoEncoder.ts';
+import type { EncodedVideoFrame } from '../server/media/VideoEncoder.ts';
+import { loadVideoEncoderFactory, resolveEncoderBackend } from '../server/media/videoEncoderFactory.ts';
 import { VideoPacketizer } from '../server/media/VideoPacketizer.ts';
 import { readWav } from '../server/media/wav.ts';
 import { benchNeural } from './neural.ts';
@@ -173,16 +174,22 @@ results['render: warp 512x512'] = summarize(
   }),
 );
 
-// Encode + packetize.
-for (const codec of ['h264', 'vp8'] as const) {
-  const enc = new VideoEncoder({ codec, width: 512, height: 512, fps: FPS, bitrateKbps: 1200, keyframeIntervalFrames: 100 });
-  const n = codec === 'vp8' ? Math.min(FRAMES, 100) : FRAMES;
-  let last: Awaited<ReturnType<VideoEncoder['encode']>> | undefined;
-  results[`encode: ${codec} 512x512`] = summarize(await timeIt(n, async (i) => (last = await enc.encode(rendered[i % rendered.length]!, i * 40_000))));
-  const packetizer = new VideoPacketizer({ codec, payloadType: 96, ssrc: 1234 });
-  const frame = last!;
-  results[`packetize: ${codec}`] = summarize(await timeIt(n, (i) => packetizer.packetize(frame, i * 3600)));
-  enc.close();
+// Encode + packetize, with every backend that loads here; the default ('auto') one feeds the per-frame total.
+const defaultBackend = (await resolveEncoderBackend('auto')).backend;
+const backends = defaultBackend === 'libav' ? (['libav', 'webcodecs'] as const) : (['webcodecs'] as const);
+for (const backend of backends) {
+  const createEncoder = await loadVideoEncoderFactory(backend);
+  for (const codec of ['h264', 'vp8'] as const) {
+    const enc = createEncoder({ codec, width: 512, height: 512, fps: FPS, bitrateKbps: 1200, keyframeIntervalFrames: 100 });
+    const n = codec === 'vp8' && backend === 'webcodecs' ? Math.min(FRAMES, 100) : FRAMES;
+    let last: EncodedVideoFrame | undefined;
+    results[`encode: ${codec} 512x512 (${backend})`] = summarize(await timeIt(n, async (i) => (last = await enc.encode(rendered[i % rendered.length]!, i * 40_000))));
+    enc.close();
+    if (backend !== defaultBackend) continue;
+    const packetizer = new VideoPacketizer({ codec, payloadType: 96, ssrc: 1234 });
+    const frame = last!;
+    results[`packetize: ${codec}`] = summarize(await timeIt(n, (i) => packetizer.packetize(frame, i * 3600)));
+  }
 }
 resampler.close();
 await renderer.dispose();
@@ -193,7 +200,7 @@ const perVideoFrame =
   2 * results['resample 48k->16k (20 ms)']!.mean +
   results['motion: learned mouth, audio -> landmarks (per frame)']!.mean +
   results['render: warp 512x512']!.mean +
-  results['encode: h264 512x512']!.mean +
+  results[`encode: h264 512x512 (${defaultBackend})`]!.mean +
   results['packetize: h264']!.mean;
 
 console.log(`\nPer-stage cost on this machine (${FRAMES} frames, ${FPS} fps, 512x512; one thread)\n`);
@@ -201,8 +208,8 @@ printTable(Object.entries(results).map(([stage, s]) => ({ stage, 'mean ms': s.me
 const motionParts = ['features: log-mel (per frame)', 'motion: mesh (visemes + rig deform)', 'motion: pose (head motion)', 'motion: projection (pose + camera -> 468 landmarks)'];
 const motionSum = motionParts.reduce((a, k) => a + results[k]!.mean, 0);
 console.log(`\nMotion sub-stages of the rule-based stage (features + mesh + pose + projection): ${motionSum.toFixed(3)} ms mean per frame; whole rule-based stage: ${results['motion: audio -> landmarks (per frame)']!.mean.toFixed(3)} ms; learned (default): ${results['motion: learned mouth, audio -> landmarks (per frame)']!.mean.toFixed(3)} ms`);
-console.log(`\nCPU per video frame, H.264 default path: ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
+console.log(`\nCPU per video frame, H.264 default path (${defaultBackend} encoder): ${perVideoFrame.toFixed(2)} ms of a ${budgetMs} ms frame budget`);
 console.log(`-> about ${Math.floor(budgetMs / perVideoFrame)} sessions per core at ${FPS} fps before WebRTC/SRTP overhead\n`);
 
-writeJson('bench', { date: new Date().toISOString(), frames: FRAMES, fps: FPS, stages: results, perVideoFrameMs: perVideoFrame });
+writeJson('bench', { date: new Date().toISOString(), frames: FRAMES, fps: FPS, encoder: defaultBackend, stages: results, perVideoFrameMs: perVideoFrame });
 process.exit(0);

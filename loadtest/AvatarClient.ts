@@ -196,7 +196,7 @@ export class AvatarClient {
     if (!(options.audio instanceof Float32Array)) throw new TypeError('audio must be a Float32Array (48 kHz mono)');
     const codec = options.codec ?? 'h264';
     if (!VIDEO_CODEC_CHOICES.includes(codec)) {
-      throw new TypeError(`invalid codec [codec:${codec}, allowed:h264|vp8|both]`);
+      throw new TypeError(`invalid codec [codec:${codec}, allowed:${VIDEO_CODEC_CHOICES.join('|')}]`);
     }
     this.options = { loop: false, requestTimeoutMs: 10_000, gatherTimeoutMs: 5_000, ...options, codec };
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');

@@ -102,7 +102,7 @@ export class WhepViewer {
     if (!/^https?:\/\//.test(options.baseUrl)) throw new TypeError(`invalid baseUrl [baseUrl:${String(options.baseUrl)}]`);
     if (!options.sessionId) throw new TypeError('sessionId is required');
     const codec = options.codec ?? 'both';
-    if (!VIDEO_CODEC_CHOICES.includes(codec)) throw new TypeError(`invalid codec [codec:${codec}, allowed:h264|vp8|both]`);
+    if (!VIDEO_CODEC_CHOICES.includes(codec)) throw new TypeError(`invalid codec [codec:${codec}, allowed:${VIDEO_CODEC_CHOICES.join('|')}]`);
     this.options = { keep: true, requestTimeoutMs: 10_000, gatherTimeoutMs: 5_000, ...options, codec };
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
   }

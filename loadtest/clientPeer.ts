@@ -6,9 +6,10 @@ import { RTCPeerConnection, RTCRtpCodecParameters, useH264, useOPUS, useVP8 } fr
 import { PeerTransports } from '../server/media/PeerTransports.ts';
 import { disableDefaultStun } from '../server/media/noDefaultStun.ts';
 
-export type VideoCodecChoice = 'h264' | 'vp8' | 'both';
+/** 'baseline': only Constrained Baseline H.264 and no VP8, as Firefox with OpenH264, Safari's defaults and many SDKs. */
+export type VideoCodecChoice = 'h264' | 'vp8' | 'both' | 'baseline';
 
-export const VIDEO_CODEC_CHOICES: readonly VideoCodecChoice[] = ['h264', 'vp8', 'both'];
+export const VIDEO_CODEC_CHOICES: readonly VideoCodecChoice[] = ['h264', 'vp8', 'both', 'baseline'];
 
 /** H.264 High profile, level 3.1, packetization-mode 1. */
 function h264High(): RTCRtpCodecParameters {
@@ -21,7 +22,7 @@ function h264High(): RTCRtpCodecParameters {
   });
 }
 
-/** Video codecs to offer; High profile before baseline, as Chrome does: the server's x264 stream is High profile. */
+/** Video codecs to offer; High profile before baseline, as Chrome does. */
 export function offeredVideoCodecs(choice: VideoCodecChoice): RTCRtpCodecParameters[] {
   const h264 = [h264High(), useH264()];
   switch (choice) {
@@ -31,6 +32,8 @@ export function offeredVideoCodecs(choice: VideoCodecChoice): RTCRtpCodecParamet
       return [useVP8()];
     case 'both':
       return [...h264, useVP8()];
+    case 'baseline':
+      return [useH264()];
   }
 }
 

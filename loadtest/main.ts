@@ -1,7 +1,7 @@
 /**
  * Load test: N headless clients stream looping speech to the server and measure what comes back.
  *
- *   npm run loadtest -- --sessions 8 --duration 60 [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]
+ *   npm run loadtest -- --sessions 8 --duration 60 [--audio FILE.wav] [--url URL] [--codec h264|vp8|both|baseline]
  *                       [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json]
  *                       [--decode]   the clients decode every frame, as browsers on this machine would
  *   npm run loadtest -- --soak [--sessions 8] [--duration 3600]     long run, a progress line every 60 s
@@ -36,6 +36,7 @@ import { runAvSyncSoak } from './avSyncSoak.ts';
 import { ProcSampler, readTreeUsage, SAMPLE_INTERVAL_MS, type ProcSample } from './procSampler.ts';
 import { startServerProcess, type ServerProcess } from './serverProcess.ts';
 import { StopSignal } from './stopSignal.ts';
+import { VIDEO_CODEC_CHOICES } from './clientPeer.ts';
 import { fmt, printTable, round } from './table.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,7 +76,7 @@ interface Options {
 function usage(message?: string): never {
   if (message) console.error(`loadtest: ${message}`);
   console.error(
-    'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both]\n' +
+    'usage: npm run loadtest -- --sessions N --duration S [--audio FILE.wav] [--url URL] [--codec h264|vp8|both|baseline]\n' +
       '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json] [--decode]\n' +
       '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]\n' +
       '       npm run loadtest -- --av-sync [--duration 600] [--viewers 1,10] [--window 60] [--rate 16000|24000|48000]\n' +
@@ -120,7 +121,7 @@ function parseOptions(argv: string[]): Options {
     return n;
   };
   const codec = values.codec as VideoCodecChoice;
-  if (!['h264', 'vp8', 'both'].includes(codec)) usage(`invalid --codec [value:${codec}, allowed:h264|vp8|both]`);
+  if (!(VIDEO_CODEC_CHOICES as readonly string[]).includes(codec)) usage(`invalid --codec [value:${codec}, allowed:${VIDEO_CODEC_CHOICES.join('|')}]`);
   const audio = values.audio ?? DEFAULT_AUDIO;
   if (!existsSync(audio)) {
     usage(values.audio ? `audio file not found [path:${audio}]` : `no default speech at ${DEFAULT_AUDIO}; pass --audio FILE.wav`);

@@ -10,6 +10,8 @@ import type { Config } from './config.ts';
 import { logger, setLogLevel } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { PipelineWorkerPool } from './media/PipelineWorkerPool.ts';
+import { h264ProfileOf } from './media/VideoEncoder.ts';
+import { resolveEncoderBackend } from './media/videoEncoderFactory.ts';
 import { ReferenceService } from './references.ts';
 import { SessionManager } from './session/SessionManager.ts';
 import { validateMotionModels } from '../engines/motion/createMotionStage.ts';
@@ -49,15 +51,20 @@ export interface RunningServer {
 }
 
 /** Start the HTTP API, the worker pool and the reference store. */
-export async function startServer(config: Config): Promise<RunningServer> {
-  setLogLevel(config.log.level);
+export async function startServer(fileConfig: Config): Promise<RunningServer> {
+  setLogLevel(fileConfig.log.level);
   const log = logger;
+  const encoder = await resolveEncoderBackend(fileConfig.video.encoder);
+  if (encoder.reason) log.warn({ reason: encoder.reason }, 'libav encoders unavailable: using webcodecs (High-profile H.264 only, slow VP8)');
+  log.info({ encoder: encoder.backend, h264: h264ProfileOf(encoder.backend) }, 'video encoder');
+  // Everything downstream sees the backend that runs, never 'auto'.
+  const config: Config = { ...fileConfig, video: { ...fileConfig.video, encoder: encoder.backend } };
   const metrics = new Metrics();
   const renderSettings = renderEngineSettings(config);
   // Fail at start, with the file and shapes named, rather than in every worker and session.
   await validateRenderEngine(renderSettings);
   if (usesOnnxMotion(config)) await validateMotionModels(config.motion);
-  const pool = new PipelineWorkerPool(config.renderer.workers, { render: renderSettings, motion: { ...config.motion } }, log);
+  const pool = new PipelineWorkerPool(config.renderer.workers, { render: renderSettings, motion: { ...config.motion }, encoder: encoder.backend }, log);
   pool.onWorkerRestart = () => metrics.workerRestarts.inc();
   if (renderSettings.engine === 'neural') metrics.exportEngineCounters(() => pool.engineCounters());
   const references = new ReferenceService(config, metrics);
@@ -69,6 +76,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     await references.close();
     throw err;
   }
+  sessions.startMeasuring();
 
   const app = express();
   app.disable('x-powered-by');

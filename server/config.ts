@@ -17,6 +17,7 @@ const ConfigSchema = z
         height: int(64, 1920).refine((v) => v % 2 === 0, 'must be even'),
         fps: int(1, 60),
         codec: z.enum(['h264', 'vp8']),
+        encoder: z.enum(['auto', 'libav', 'webcodecs']),
         bitrateKbps: int(50, 20000),
         keyframeIntervalS: z.number().min(0.5).max(60),
         mtu: int(300, 1400),
@@ -102,6 +103,14 @@ const ConfigSchema = z
       })
       .strict(),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }).strict(),
+    pool: z
+      .object({
+        processes: int(0, 64),
+        restartDelayMs: int(0, 600_000),
+        /** Set by the front door in each media process it starts (not for config files). */
+        member: z.object({ index: int(0, 63), cores: z.number().positive() }).strict().optional(),
+      })
+      .strict(),
   })
   .strict();
 

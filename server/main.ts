@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { startServer } from './app.ts';
 import { logger } from './logger.ts';
+import { poolSize, startFrontDoor } from './pool/FrontDoor.ts';
+import { memberOverrides, memberSettings, runPoolMember } from './pool/poolMember.ts';
 
 const USAGE = 'usage: tsx server/main.ts [--config FILE.yaml] [--port N] [--host ADDR]';
 
@@ -20,9 +22,11 @@ async function main(): Promise<void> {
   const server: Record<string, unknown> = {};
   if (args.port !== undefined) server.port = Number(args.port);
   if (args.host !== undefined) server.host = args.host;
+  const configPath = args.config ?? process.env.AVATAR_CONFIG;
+  const member = memberSettings();
   let config;
   try {
-    config = loadConfig(args.config ?? process.env.AVATAR_CONFIG, { server });
+    config = loadConfig(configPath, member ? memberOverrides(member) : { server });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(e.message);
@@ -30,8 +34,10 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const running = await startServer(config);
-  logger.info({ url: running.url, codec: config.video.codec, maxSessions: config.sessions.max }, `listening on ${running.url}`);
+  if (member) return runPoolMember(config);
+  const processes = poolSize(config);
+  const running = processes > 1 ? await startFrontDoor(config, configPath ? ['--config', configPath] : [], processes) : await startServer(config);
+  logger.info({ url: running.url, codec: config.video.codec, maxSessions: config.sessions.max, processes }, `listening on ${running.url}`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

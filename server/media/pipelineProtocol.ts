@@ -1,3 +1,4 @@
+import type { EncoderBackend } from './VideoEncoder.ts';
 import type { MotionEngineConfig } from '../../engines/motion/createMotionStage.ts';
 import type { PipelineControl } from '../../engines/pipeline.ts';
 import type { RenderEngineSettings } from '../../engines/render/createRenderEngine.ts';
@@ -6,6 +7,7 @@ import type { RenderEngineSettings } from '../../engines/render/createRenderEngi
 export interface PipelineWorkerSettings {
   render: RenderEngineSettings;
   motion: Partial<MotionEngineConfig>;
+  encoder: EncoderBackend;
 }
 
 /** Video settings a pipeline worker needs for one session. */

@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
 import type { MotionFrame } from '../../engines/types.ts';
-import { VideoEncoder } from './VideoEncoder.ts';
+import type { VideoFrameEncoder } from './VideoEncoder.ts';
+import { loadVideoEncoderFactory } from './videoEncoderFactory.ts';
 import type { FaultMode, FromWorker, PipelineWorkerSettings, ToWorker } from './pipelineProtocol.ts';
 
 const port = parentPort;
@@ -15,7 +16,7 @@ interface WorkerSession {
   id: string;
   referenceId: string;
   pipeline: AvatarPipeline | undefined;
-  encoder: VideoEncoder;
+  encoder: VideoFrameEncoder;
   /** Motion frames waiting to render, oldest first, bounded by maxQueue. */
   queue: MotionFrame[];
   maxQueue: number;
@@ -35,6 +36,7 @@ let spikeMs = 0;
 const MAX_PENDING_AUDIO_CHUNKS = 250;
 
 const engine = await createRenderEngine(settings.render);
+const createEncoder = await loadVideoEncoderFactory(settings.encoder);
 /** Portraits no session uses, most recent last; beyond IDLE_PORTRAITS the oldest is released. */
 const idlePortraits: string[] = [];
 /** Idle portraits kept prepared, so a caller who reconnects does not pay for preparation (ReferenceNet) again. */
@@ -69,7 +71,7 @@ function closeSession(id: string): void {
 
 async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<void> {
   const { sessionId, reference, video } = msg;
-  const encoder = new VideoEncoder({
+  const encoder = createEncoder({
     codec: video.codec,
     width: video.width,
     height: video.height,
@@ -175,6 +177,9 @@ async function frameLoop(): Promise<void> {
         if (s.fault === 'worker') throw err; // let the thread die so the pool's recovery path runs
         fail(s, err);
       }
+      // Let queued messages (audio, control, spikes) in between chunks: with a synchronous encoder nothing else
+      // yields to the event loop, and audio would pile up unseen instead of being queued, bounded and counted.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     looping = false;

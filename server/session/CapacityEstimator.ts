@@ -29,7 +29,8 @@ export class CapacityEstimator {
   sample(cpuMsPerS: number, priorMsPerS: number): void {
     if (!Number.isFinite(cpuMsPerS) || cpuMsPerS < 0 || !Number.isFinite(priorMsPerS) || priorMsPerS < 0) return;
     if (priorMsPerS === 0) {
-      this.idleMs = this.idleSamples++ === 0 ? cpuMsPerS : 0.8 * this.idleMs + 0.2 * cpuMsPerS;
+      // Idle CPU is only ever overestimated (start-up, GC, a burst of requests): follow it down at once, up slowly.
+      this.idleMs = this.idleSamples++ === 0 || cpuMsPerS < this.idleMs ? cpuMsPerS : 0.8 * this.idleMs + 0.2 * cpuMsPerS;
       return;
     }
     const r = Math.max(0.05, Math.max(0, cpuMsPerS - this.idleMs) / priorMsPerS);

@@ -16,7 +16,9 @@ import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineP
 import { AnsweringPeer } from './AnsweringPeer.ts';
 import { AudioArrivalLog } from './AudioArrivalLog.ts';
 import { parseControlMessage, RateLimiter } from './controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offersHighProfile, viewerCanReceive, type OfferSummary } from './sdpOffer.ts';
+import { answerProfileLevelId, chooseVideoCodec, inspectOffer, offersHighProfile, viewerCanReceive, type OfferSummary } from './sdpOffer.ts';
+import { h264ProfileOf } from '../media/VideoEncoder.ts';
+import { sessionIdPrefix } from '../pool/sessionIds.ts';
 import { LatencyStats } from './LatencyStats.ts';
 import { WebSocketSource, type AgentSampleRate } from './WebSocketSource.ts';
 
@@ -121,7 +123,7 @@ interface Viewer {
  * single encode and the single voice encode. Owns its media clock: the audio delivered to the pipeline.
  */
 export class Session extends TypedEmitter<SessionEvents> {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly codec: 'h264' | 'vp8';
   readonly source: SessionSource;
   readonly createdAt = now();
@@ -174,6 +176,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     codec: 'h264' | 'vp8',
   ) {
     super();
+    this.id = sessionIdPrefix(opts.config.pool.member?.index) + randomUUID();
     this.config = opts.config;
     this.metrics = opts.metrics;
     this.codec = codec;
@@ -192,7 +195,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (init.source === 'websocket') return { codec: config.video.codec, offer: undefined };
     const role = init.source === 'whip' ? 'whip' : 'caller';
     const offer = inspectOffer(init.offerSdp, config.limits.sdpBytes, config.limits.sdpLines, role);
-    return { codec: role === 'caller' ? chooseVideoCodec(offer, config.video.codec) : config.video.codec, offer };
+    return { codec: role === 'caller' ? chooseVideoCodec(offer, config.video.codec, h264ProfileOf(config.video.encoder)) : config.video.codec, offer };
   }
 
   /** Start a session; resolves with it and, for the peer sources, the SDP answer (gathering complete). */
@@ -208,15 +211,15 @@ export class Session extends TypedEmitter<SessionEvents> {
     const role = init.source === 'whip' ? 'whip' : 'caller';
     const session = new Session(opts, codec);
     if (role === 'caller') {
-      session.log.info({ codec, offeredH264: offer.h264ProfileLevelId ?? null, offeredVp8: offer.hasVp8 }, 'video codec chosen');
-      if (codec === 'h264' && !offersHighProfile(offer)) {
+      session.log.info({ codec, offeredH264: offer.h264ProfileLevelIds, offeredVp8: offer.hasVp8 }, 'video codec chosen');
+      if (codec === 'h264' && h264ProfileOf(opts.config.video.encoder) === 'high' && !offersHighProfile(offer)) {
         session.log.warn({ profileLevelId: offer.h264ProfileLevelId }, 'offer has only baseline H.264 and no VP8; sending High-profile H.264 anyway');
       }
     }
     try {
       const echo = init.source === 'webrtc' && init.echo;
       if (echo && !offer.receivesAudioOpus) session.log.warn('echo asked for, but the offer cannot receive audio (sendonly): no voice back');
-      const answerSdp = await session.connectPeer(init.offerSdp, role, echo && offer.receivesAudioOpus, offer.h264ProfileLevelId ?? '64001f');
+      const answerSdp = await session.connectPeer(init.offerSdp, role, echo && offer.receivesAudioOpus, answerProfileLevelId(offer, h264ProfileOf(opts.config.video.encoder)) ?? '42e01f');
       return { session, answerSdp };
     } catch (err) {
       session.close('negotiation failed');
@@ -524,7 +527,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw new CapacityError(`session ${this.id} has its maximum of ${viewers.maxPerSession} viewers`, 5);
     }
     const offer = inspectOffer(offerSdp, limits.sdpBytes, limits.sdpLines, 'viewer');
-    const unsupported = viewerCanReceive(offer, this.codec);
+    const unsupported = viewerCanReceive(offer, this.codec, h264ProfileOf(this.config.video.encoder));
     if (unsupported) throw new UnsupportedError(unsupported);
     const viewerId = randomUUID();
     const log = this.log.child({ viewerId });
@@ -537,7 +540,7 @@ export class Session extends TypedEmitter<SessionEvents> {
         role: 'viewer',
         offerSdp,
         codec: this.codec,
-        h264ProfileLevelId: offer.h264ProfileLevelId ?? '42e01f',
+        h264ProfileLevelId: answerProfileLevelId(offer, h264ProfileOf(this.config.video.encoder)) ?? '42e01f',
         sendVoice: offer.receivesAudioOpus,
         streamId: this.id,
         config: this.config,

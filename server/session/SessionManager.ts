@@ -29,13 +29,13 @@ export class SessionManager {
   private pendingPriorMs = 0;
   private closed = false;
   private readonly estimator: CapacityEstimator;
-  private readonly cpuTimer: NodeJS.Timeout;
   private readonly governorTimer: NodeJS.Timeout;
   private readonly governor = new OverloadGovernor();
   /** Frames dropped per session at the previous governor window. */
   private readonly droppedSeen = new Map<string, number>();
   private lastCpu = process.cpuUsage();
   private lastCpuAt = performance.now();
+  private cpuTimer: NodeJS.Timeout | undefined;
   /** Sessions were opened or closed during the current window: it is not steady. */
   private windowDisturbed = false;
 
@@ -45,9 +45,9 @@ export class SessionManager {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
-    this.estimator = new CapacityEstimator(Math.min(config.renderer.workers + 1, availableParallelism()), config.sessions.capacityUtilization);
-    this.cpuTimer = setInterval(() => this.measureCpu(), CPU_WINDOW_MS);
-    this.cpuTimer.unref();
+    // A pool member has its share of the machine's cores; a lone server, its workers plus the main thread.
+    const cores = config.pool.member?.cores ?? Math.min(config.renderer.workers + 1, availableParallelism());
+    this.estimator = new CapacityEstimator(cores, config.sessions.capacityUtilization);
     this.governorTimer = setInterval(() => this.govern(), GOVERNOR_WINDOW_MS);
     this.governorTimer.unref();
   }
@@ -70,6 +70,18 @@ export class SessionManager {
       this.metrics.sessionsDegraded.inc();
     }
     if (restore) this.sessions.get(restore)?.restore();
+  }
+
+  /**
+   * Start measuring CPU in windows, once the workers are up: a window that saw module loading and model warm-up would
+   * be taken for the idle baseline and leave no budget for sessions.
+   */
+  startMeasuring(): void {
+    if (this.cpuTimer) return;
+    this.lastCpu = process.cpuUsage();
+    this.lastCpuAt = performance.now();
+    this.cpuTimer = setInterval(() => this.measureCpu(), CPU_WINDOW_MS);
+    this.cpuTimer.unref();
   }
 
   /** Feed the estimator one CPU window if the session set was steady and warmed up during it. */
@@ -100,7 +112,7 @@ export class SessionManager {
     const { video, renderer, sessions } = this.config;
     const plan = Session.plan(init, this.config);
     const { codec } = plan;
-    const prior = priorCostMs({ codec, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
+    const prior = priorCostMs({ codec, encoder: video.encoder, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
     if (this.sessions.size + this.pending >= sessions.max) {
       this.metrics.sessionsRejected.inc({ reason: 'full' });
       throw new CapacityError(`server is full: session limit ${sessions.max} reached`, 5);
@@ -149,7 +161,7 @@ export class SessionManager {
    */
   capacity(): { limit: number; measured: boolean; cpuMsPerSessionS: number; budgetMsPerS: number; usedMsPerS: number } {
     const { video, renderer, sessions } = this.config;
-    const prior = priorCostMs({ codec: video.codec, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
+    const prior = priorCostMs({ codec: video.codec, encoder: video.encoder, engine: renderer.engine, width: video.width, height: video.height, fps: video.fps });
     const e = this.estimator;
     const budget = e.budgetMs;
     return {

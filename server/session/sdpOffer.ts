@@ -13,6 +13,8 @@ export interface OfferSummary {
    * (our encoder, x264, always produces High profile without B-frames) if there is one, else baseline.
    */
   h264ProfileLevelId: string | undefined;
+  /** Every offered H.264 profile-level-id with packetization-mode=1, lowercase, in offer order. */
+  h264ProfileLevelIds: string[];
   hasVp8: boolean;
   hasVideo: boolean;
   hasDataChannel: boolean;
@@ -25,6 +27,14 @@ export interface OfferSummary {
  */
 const H264_PROFILE_RANK = [/^640c/i, /^6400/i, /^6e/i, /^7a/i, /^f4/i, /^42e0/i, /^4200/i];
 const DECODES_HIGH = /^(64|6e|7a|f4)/i;
+/**
+ * For a Constrained Baseline stream: the entry that says exactly that (42e0/42c0: constraint_set1), then Baseline
+ * (a superset), then profiles whose decoders decode Constrained Baseline too (Main, then the High family).
+ */
+const CONSTRAINED_BASELINE_RANK = [/^42[ce]0/i, /^42[0-9a-f]0/i, /^4d/i, ...H264_PROFILE_RANK];
+
+/** The H.264 profile the server's encoder emits (see h264ProfileOf). */
+export type EmittedH264Profile = 'constrained-baseline' | 'high';
 
 /**
  * Who is offering: a microphone caller (audio in, video out), a WHIP publisher (audio in; its video is ignored)
@@ -75,7 +85,7 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000, rol
       .filter((f) => /packetization-mode=1/.test(f))
       .map((f) => (/profile-level-id=([0-9a-f]{6})/i.exec(f)?.[1] ?? '42001f').toLowerCase()),
   );
-  const h264ProfileLevelId = H264_PROFILE_RANK.map((re) => h264Profiles.find((p) => re.test(p))).find((p) => p !== undefined);
+  const h264ProfileLevelId = pickProfile(h264Profiles, H264_PROFILE_RANK);
   const hasH264 = h264ProfileLevelId !== undefined;
   const hasVp8 = video.some((s) => rtpmaps(s, 'VP8').length > 0);
   const summary = {
@@ -83,6 +93,7 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000, rol
     receivesAudioOpus,
     hasH264,
     h264ProfileLevelId,
+    h264ProfileLevelIds: h264Profiles,
     hasVp8,
     hasVideo: video.length > 0,
     hasDataChannel: sections.some((s) => s.kind === 'application'),
@@ -98,24 +109,40 @@ export function inspectOffer(sdp: string, maxBytes: number, maxLines = 2000, rol
   return summary;
 }
 
+function pickProfile(profiles: string[], rank: RegExp[]): string | undefined {
+  return rank.map((re) => profiles.find((p) => re.test(p))).find((p) => p !== undefined);
+}
+
 /** True when the offer's best H.264 entry can decode High profile, what x264 produces. */
 export function offersHighProfile(offer: OfferSummary): boolean {
   return DECODES_HIGH.test(offer.h264ProfileLevelId ?? '');
 }
 
+/** Whether the offer can decode the H.264 the encoder emits (every H.264 decoder takes Constrained Baseline). */
+function decodesOurH264(offer: OfferSummary, emits: EmittedH264Profile): boolean {
+  return emits === 'constrained-baseline' ? offer.hasH264 : offersHighProfile(offer);
+}
+
+/** The profile-level-id to answer with: the offered entry that best describes the stream the encoder emits. */
+export function answerProfileLevelId(offer: OfferSummary, emits: EmittedH264Profile): string | undefined {
+  return emits === 'constrained-baseline' ? pickProfile(offer.h264ProfileLevelIds, CONSTRAINED_BASELINE_RANK) : offer.h264ProfileLevelId;
+}
+
 /**
  * Pick the video codec: the configured one if the offer can take it, else the other.
- * H.264 counts as fully offered only with a High-profile entry; baseline-only H.264 is used when there is no VP8.
+ * H.264 counts as fully offered when the offer decodes what the encoder emits; with a High-profile encoder,
+ * baseline-only H.264 is used only when there is no VP8.
  */
-export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8'): 'h264' | 'vp8' {
-  const h264Ok = offersHighProfile(offer);
+export function chooseVideoCodec(offer: OfferSummary, preferred: 'h264' | 'vp8', emits: EmittedH264Profile = 'high'): 'h264' | 'vp8' {
+  const h264Ok = decodesOurH264(offer, emits);
   if (preferred === 'h264') return h264Ok || !offer.hasVp8 ? 'h264' : 'vp8';
   return offer.hasVp8 ? 'vp8' : 'h264';
 }
 
 /** Whether a viewer's offer can take a session's video codec; the reason when it cannot. */
-export function viewerCanReceive(offer: OfferSummary, codec: 'h264' | 'vp8'): string | undefined {
+export function viewerCanReceive(offer: OfferSummary, codec: 'h264' | 'vp8', emits: EmittedH264Profile = 'high'): string | undefined {
   if (codec === 'h264' && !offer.hasH264) return 'this session sends H.264 (packetization-mode=1) and the offer has none';
+  if (codec === 'h264' && !decodesOurH264(offer, emits)) return 'this session sends High-profile H.264 and the offer has only baseline profiles';
   if (codec === 'vp8' && !offer.hasVp8) return 'this session sends VP8 and the offer has none';
   return undefined;
 }

@@ -19,7 +19,7 @@ import {
 import { burstSequence, trimSilence } from '../../loadtest/burstSpeech.ts';
 import { ntpToUnixMs, RtpNtpClock, rtpDelta } from '../../loadtest/rtpNtpClock.ts';
 import { StreamingVideoDecoder, type DecodedLuma } from '../../loadtest/videoLumaDecoder.ts';
-import { VideoEncoder } from '../../server/media/VideoEncoder.ts';
+import { LibavVideoEncoder } from '../../server/media/LibavVideoEncoder.ts';
 
 const RATE = 48_000;
 const PACKET = 960;
@@ -234,7 +234,7 @@ test('streaming decoder: every output carries the RTP timestamp of its own input
   for (const codec of ['h264', 'vp8'] as const) {
     const W = 64;
     const H = 48;
-    const encoder = new VideoEncoder({ codec, width: W, height: H, fps: 25, bitrateKbps: 800, keyframeIntervalFrames: 100 });
+    const encoder = new LibavVideoEncoder({ codec, width: W, height: H, fps: 25, bitrateKbps: 800, keyframeIntervalFrames: 100 });
     const decoded: DecodedLuma[] = [];
     const decoder = new StreamingVideoDecoder(codec, (p) => decoded.push(p));
     const rtpOf = (k: number): number => (4_294_960_000 + k * 3600) >>> 0; // wraps

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dePacketizeRtpPackets, RtpPacket, splitH264NalUnits } from 'werift';
 import { VideoPacketizer, rtpTimestampFromUs } from '../../server/media/VideoPacketizer.ts';
-import { VideoEncoder } from '../../server/media/VideoEncoder.ts';
+import { LibavVideoEncoder } from '../../server/media/LibavVideoEncoder.ts';
 
 const MTU = 1200;
 
@@ -107,7 +107,7 @@ test('bad options throw TypeErrors naming the field', () => {
 });
 
 test('real encoder output (H.264 key and delta, 256x256) round-trips through packetize and depacketize', async () => {
-  const enc = new VideoEncoder({ codec: 'h264', width: 256, height: 256, fps: 25, bitrateKbps: 2000, keyframeIntervalFrames: 50 });
+  const enc = new LibavVideoEncoder({ codec: 'h264', width: 256, height: 256, fps: 25, bitrateKbps: 2000, keyframeIntervalFrames: 50 });
   const pk = new VideoPacketizer({ codec: 'h264', payloadType: 102, ssrc: 0x11223344, initialSequenceNumber: 100 });
   let seq = 100;
   for (let k = 0; k < 3; k++) {

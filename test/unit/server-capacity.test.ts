@@ -3,10 +3,22 @@ import { test } from 'node:test';
 import { CapacityEstimator } from '../../server/session/CapacityEstimator.ts';
 import { priorCostMs, type SessionShape } from '../../server/session/sessionPrice.ts';
 
-const H264: SessionShape = { codec: 'h264', engine: 'warp', width: 512, height: 512, fps: 25 };
+const H264: SessionShape = { codec: 'h264', encoder: 'webcodecs', engine: 'warp', width: 512, height: 512, fps: 25 };
 const VP8: SessionShape = { ...H264, codec: 'vp8' };
+const LIBAV_H264: SessionShape = { ...H264, encoder: 'libav' };
+const LIBAV_VP8: SessionShape = { ...LIBAV_H264, codec: 'vp8' };
 
-test('priors from the bench: a VP8 session costs more than two H.264 ones; cost follows pixels and frame rate', () => {
+test('priors from the bench: with libav, VP8 costs about what H.264 does; an unresolved encoder is priced as webcodecs', () => {
+  const h = priorCostMs(LIBAV_H264);
+  const v = priorCostMs(LIBAV_VP8);
+  assert.ok(h < priorCostMs(H264));
+  assert.ok(v / h > 1 && v / h < 1.3, `VP8 / H.264 = ${(v / h).toFixed(2)}`);
+  assert.equal(priorCostMs({ ...H264, encoder: 'auto' }), priorCostMs(H264));
+  const e = new CapacityEstimator(2, 0.85, 3);
+  assert.ok(e.fits(v) >= 5, `${e.fits(v)} libav VP8 sessions fit 2 cores`);
+});
+
+test('priors from the bench: a webcodecs VP8 session costs more than two H.264 ones; cost follows pixels and frame rate', () => {
   const h = priorCostMs(H264);
   const v = priorCostMs(VP8);
   assert.ok(h > 150 && h < 300, `H.264 ${h} ms/s`);
@@ -53,4 +65,13 @@ test('utilization 0 turns pricing off; bad samples are ignored', () => {
   e.sample(-5, 100);
   e.sample(100, Number.POSITIVE_INFINITY);
   assert.equal(e.measured, false);
+});
+
+test('a busy start (module loading, model warm-up) does not stick as the idle baseline', () => {
+  const e = new CapacityEstimator(1, 0.85, 3);
+  e.sample(900, 0); // the first second of a fresh process
+  e.sample(25, 0);
+  assert.equal(e.budgetMs, 850 - 25);
+  e.sample(125, 0); // a burst: followed up slowly
+  assert.equal(e.budgetMs, 850 - 45);
 });

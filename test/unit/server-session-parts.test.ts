@@ -4,7 +4,7 @@ import { BadInputError, UnsupportedError } from '../../server/errors.ts';
 import { AudioArrivalLog } from '../../server/session/AudioArrivalLog.ts';
 import { LatencyStats } from '../../server/session/LatencyStats.ts';
 import { parseControlMessage } from '../../server/session/controlMessages.ts';
-import { chooseVideoCodec, inspectOffer, offerForIce, viewerCanReceive } from '../../server/session/sdpOffer.ts';
+import { answerProfileLevelId, chooseVideoCodec, inspectOffer, offerForIce, viewerCanReceive } from '../../server/session/sdpOffer.ts';
 
 /** An offer around `media` (m= sections); each section gets a=mid:<index> after its m= line. */
 const offer = (media: string) => {
@@ -21,7 +21,7 @@ const VP8 = 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=recvonly\r\na=rtpmap:96 VP8/900
 
 test('an offer with Opus audio and H.264 + VP8 video is summarised', () => {
   const s = inspectOffer(offer(`${AUDIO}\r\n${H264}\r\na=rtpmap:96 VP8/90000`), 65536);
-  assert.deepEqual(s, { hasAudioOpus: true, receivesAudioOpus: true, hasH264: true, h264ProfileLevelId: '64001f', hasVp8: true, hasVideo: true, hasDataChannel: false });
+  assert.deepEqual(s, { hasAudioOpus: true, receivesAudioOpus: true, hasH264: true, h264ProfileLevelId: '64001f', h264ProfileLevelIds: ['42e01f', '64001f'], hasVp8: true, hasVideo: true, hasDataChannel: false });
   assert.equal(chooseVideoCodec(s, 'h264'), 'h264');
   assert.equal(chooseVideoCodec(s, 'vp8'), 'vp8');
 });
@@ -133,4 +133,16 @@ test('offers are checked for their role: a WHIP publisher needs audio only, a WH
   assert.match(viewerCanReceive(viewer, 'h264') ?? '', /H\.264/);
   assert.throws(() => inspectOffer(offer(RECVONLY_AUDIO), 65536, 2000, 'viewer'), (e: unknown) => e instanceof UnsupportedError && /no video/.test(e.message));
   assert.throws(() => inspectOffer(offer(`${RECVONLY_AUDIO}\r\n${VP8}`), 65536, 2000, 'caller'), (e: unknown) => e instanceof UnsupportedError && /no audio/.test(e.message));
+});
+
+test('with a Constrained Baseline encoder, any H.264 offer gets H.264, answered with the entry that names the stream best', () => {
+  const baselineAndVp8 = inspectOffer(offer(`${AUDIO}\r\n${H264_BASELINE_ONLY}\r\na=rtpmap:96 VP8/90000`), 65536);
+  assert.equal(chooseVideoCodec(baselineAndVp8, 'h264', 'constrained-baseline'), 'h264');
+  assert.equal(answerProfileLevelId(baselineAndVp8, 'constrained-baseline'), '42e01f');
+  const highAndBaseline = inspectOffer(offer(`${AUDIO}\r\n${H264}\r\na=rtpmap:96 VP8/90000`), 65536);
+  assert.equal(answerProfileLevelId(highAndBaseline, 'high'), '64001f');
+  assert.equal(chooseVideoCodec(highAndBaseline, 'vp8', 'constrained-baseline'), 'vp8', 'the configured preference still wins');
+  // A High-profile encoder must not send to a baseline-only viewer; a Constrained Baseline one can.
+  assert.match(viewerCanReceive(inspectOffer(offer(`${AUDIO}\r\n${H264_BASELINE_ONLY}`), 65536), 'h264', 'high') ?? '', /High-profile/);
+  assert.equal(viewerCanReceive(inspectOffer(offer(`${AUDIO}\r\n${H264_BASELINE_ONLY}`), 65536), 'h264', 'constrained-baseline'), undefined);
 });
