@@ -19,6 +19,8 @@ export interface LiveStats {
   serverLatencyMs: { last: number; p50: number; p95: number } | null;
   /** Dropped frames as the server reports them in `stats` messages. */
   serverDroppedFrames: number | null;
+  /** The webcam face tracker, when the camera drives the face: samples/s, landmarker ms, camera -> avatar latency. */
+  face?: { rate: number; detectMs: number; found: boolean; latencyMs: { p50: number; p95: number } | null };
 }
 
 export interface AvatarDebug {

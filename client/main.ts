@@ -12,6 +12,8 @@ import { uploadReference } from './api.ts';
 import { bearerHeaders, HttpError, pageToken, reasonOf, retryAfterOf } from './http.ts';
 import { waitForIceGathering } from './iceGathering.ts';
 import { $ } from './dom.ts';
+import { FaceTracker } from './faceTracker.ts';
+import { EXPRESSION_PRESETS, POSE_PRESETS } from './motionPresets.ts';
 
 declare global {
   interface Window {
@@ -34,6 +36,11 @@ const ui = {
   landmarks: $<HTMLInputElement>('landmarks'),
   sound: $<HTMLInputElement>('sound'),
   echo: $<HTMLInputElement>('echo'),
+  camera: $<HTMLInputElement>('camera'),
+  mouthMix: $<HTMLSelectElement>('mouth-mix'),
+  cameraPreview: $<HTMLVideoElement>('camera-preview'),
+  faceStatus: $('face-status'),
+  statFace: $('stat-face'),
   portrait: $<HTMLInputElement>('portrait'),
   preview: $<HTMLImageElement>('portrait-preview'),
   expression: $<HTMLInputElement>('expression'),
@@ -69,6 +76,8 @@ interface Session {
   pc: RTCPeerConnection;
   mic: MediaStream;
   channel: RTCDataChannel;
+  /** The webcam face tracker and its channel, when the camera drives the face. */
+  face: { tracker: FaceTracker; channel: RTCDataChannel; latencies: number[] } | null;
   url: string | null;
   statsTimer: number;
   latencies: number[];
@@ -138,6 +147,22 @@ ui.stop.addEventListener('click', () => void stop());
 ui.clear.addEventListener('click', () => sendControl({ type: 'clear' }));
 ui.landmarks.addEventListener('change', () => sendControl({ type: 'view', mode: ui.landmarks.checked ? 'landmarks' : 'video' }));
 ui.expression.addEventListener('input', () => sendControl({ type: 'expression', scale: Number(ui.expression.value) }));
+ui.mouthMix.addEventListener('change', () => sendControl({ type: 'faceMix', mouth: ui.mouthMix.value }));
+
+/** The motion-editing gallery: each button sends its preset (expressions ramp over 400 ms). */
+function presetButtons(container: HTMLElement, names: string[], onPick: (name: string) => void): void {
+  for (const name of names) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = name;
+    button.addEventListener('click', () => onPick(name));
+    container.append(button);
+  }
+}
+presetButtons($('expression-presets'), Object.keys(EXPRESSION_PRESETS), (name) => sendControl({ type: 'edit', ...EXPRESSION_PRESETS[name], rampMs: 400 }));
+presetButtons($('pose-presets'), Object.keys(POSE_PRESETS), (name) => {
+  void POSE_PRESETS[name]!().then(sendControl, (err: unknown) => showError(`pose template: ${describeError(err)}`));
+});
 ui.sound.addEventListener('change', () => {
   ui.video.muted = !ui.sound.checked;
 });
@@ -155,9 +180,10 @@ async function start(): Promise<void> {
   let mic: MediaStream | null = null;
   let pc: RTCPeerConnection | null = null;
   try {
+    const withCamera = ui.camera.checked;
     mic = await navigator.mediaDevices.getUserMedia({
       audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
-      video: false,
+      video: withCamera ? { width: 640, height: 480, frameRate: 30 } : false,
     });
     pc = new RTCPeerConnection();
     const remoteTracks: MediaStreamTrack[] = [];
@@ -170,11 +196,26 @@ async function start(): Promise<void> {
     for (const track of mic.getAudioTracks()) pc.addTransceiver(track, { direction: 'sendrecv', streams: [mic] });
     pc.addTransceiver('video', { direction: 'recvonly' });
     const channel = pc.createDataChannel('control');
+    // Face samples: a late one is worth nothing, so no ordering and no retransmits.
+    const faceChannel = withCamera ? pc.createDataChannel('face', { ordered: false, maxRetransmits: 0 }) : null;
+    let face: Session['face'] = null;
+    if (faceChannel) {
+      setState('starting', 'loading the face tracker...');
+      ui.cameraPreview.srcObject = new MediaStream(mic.getVideoTracks());
+      ui.cameraPreview.hidden = false;
+      face = { tracker: await FaceTracker.create(), channel: faceChannel, latencies: [] };
+      const started = face;
+      faceChannel.addEventListener('open', () => {
+        started.tracker.start(ui.cameraPreview, faceChannel);
+        sendControl({ type: 'faceMix', mouth: ui.mouthMix.value });
+      });
+    }
 
     const current: Session = {
       pc,
       mic,
       channel,
+      face,
       url: null,
       statsTimer: 0,
       latencies: [],
@@ -286,6 +327,10 @@ async function teardown(): Promise<void> {
   session = null;
   if (!current) return;
   window.clearInterval(current.statsTimer);
+  current.face?.tracker.stop();
+  ui.cameraPreview.srcObject = null;
+  ui.cameraPreview.hidden = true;
+  ui.faceStatus.textContent = '';
   current.mic.getTracks().forEach((t) => t.stop());
   current.pc.close();
   ui.video.srcObject = null;
@@ -308,6 +353,11 @@ function onControlMessage(current: Session, data: unknown): void {
   if (message.type === 'frame' && typeof message.latencyMs === 'number') {
     current.latencies.push(message.latencyMs);
     if (current.latencies.length > LATENCY_WINDOW) current.latencies.shift();
+  }
+  if (message.type === 'frame' && typeof message.faceT === 'number' && current.face) {
+    // The server echoes the timestamp of the face sample each frame shows: camera frame -> avatar frame sent.
+    current.face.latencies.push(performance.timeOrigin + performance.now() - message.faceT);
+    if (current.face.latencies.length > LATENCY_WINDOW) current.face.latencies.shift();
   } else if (message.type === 'stats') {
     const dropped = message.framesDropped ?? message.droppedFrames;
     if (typeof dropped === 'number') debug.stats.serverDroppedFrames = dropped;
@@ -344,6 +394,12 @@ async function pollStats(current: Session): Promise<void> {
     const codec = report.get(String(entry.codecId)) as { mimeType?: string } | undefined;
     stats.codec = codec?.mimeType?.replace(/^video\//, '') ?? null;
   });
+  if (current.face) {
+    const f = current.face.tracker.stats();
+    const l = current.face.latencies;
+    stats.face = { rate: f.rate, detectMs: f.detectMs, found: f.found, latencyMs: l.length ? { p50: percentile(l, 50), p95: percentile(l, 95) } : null };
+    ui.faceStatus.textContent = f.found ? `face: ${f.rate.toFixed(0)} samples/s, ${f.detectMs.toFixed(0)} ms each` : 'no face in view: the voice drives';
+  }
   stats.serverLatencyMs = current.latencies.length
     ? { last: current.latencies.at(-1)!, p50: percentile(current.latencies, 50), p95: percentile(current.latencies, 95) }
     : null;
@@ -359,6 +415,8 @@ function renderStats(s: LiveStats): void {
   ui.statBitrate.textContent = `${Math.round(s.kbps)} kbps`;
   ui.statDropped.textContent = `${s.framesDropped}` + (s.serverDroppedFrames === null ? '' : ` + ${s.serverDroppedFrames} srv`);
   ui.statVideo.textContent = s.width ? `${s.width}x${s.height} ${s.codec ?? ''}`.trim() : '-';
+  ui.statFace.textContent = s.face?.latencyMs ? `${Math.round(s.face.latencyMs.p50)} / ${Math.round(s.face.latencyMs.p95)} ms` : '-';
+  ui.statFace.title = 'camera frame measured -> avatar frame sent, p50 / p95';
 }
 
 if (pageToken) ui.presenterLink.href = `/presenter?token=${encodeURIComponent(pageToken)}`;

@@ -1,4 +1,6 @@
 import { createMotionStage, type MotionEngineConfig } from './motion/createMotionStage.ts';
+import type { FaceMouthMix, FaceSample } from './motion/FaceDrive.ts';
+import type { ExpressionComponent, PoseTemplate } from './motion/MotionEdits.ts';
 import type { MotionStage } from './motion/MotionStage.ts';
 import type { FrameRenderer, RenderEngine } from './render/createRenderEngine.ts';
 import { drawLandmarkImage } from './render/neural/LandmarkImage.ts';
@@ -14,6 +16,8 @@ export interface AvatarPipelineOptions {
   motion?: Partial<MotionEngineConfig>;
   /** Seed of head motion, blinks and (neural) latent noise. */
   seed?: number;
+  /** Clock of live face samples' freshness, ms (default performance.now; offline renders pass media time). */
+  clock?: () => number;
 }
 
 /** Client-driven adjustments (from the `control` data channel). */
@@ -22,6 +26,14 @@ export type PipelineControl =
   | { type: 'pose'; yaw: number; pitch: number; roll: number }
   | { type: 'pose'; reset: true }
   | { type: 'expression'; scale: number }
+  /** A live face sample (webcam, driving video); null: the face is lost. */
+  | { type: 'face'; sample: FaceSample | null }
+  /** Which drives the mouth while a face is present. */
+  | { type: 'faceMix'; mouth: FaceMouthMix }
+  /** Motion editing: expression components (smile, browRaise, eyeWiden, jaw) set, ramped over rampMs. */
+  | { type: 'edit'; values: Partial<Record<ExpressionComponent, number>>; rampMs: number }
+  /** Motion editing: a head-pose template (keyframes; looped or once), or null to go back to the audio-driven head. */
+  | { type: 'poseTemplate'; template: PoseTemplate | null }
   /** Debug: show the landmark image (lines on black, lips coloured) instead of the rendered portrait. */
   | { type: 'view'; mode: PipelineView };
 
@@ -43,7 +55,7 @@ export class AvatarPipeline {
   ) {}
 
   /** Build the motion stage and open a renderer session (the portrait is prepared once per engine). */
-  static async create({ fps, reference, engine, motion, seed = 1 }: AvatarPipelineOptions): Promise<AvatarPipeline> {
+  static async create({ fps, reference, engine, motion, seed = 1, clock }: AvatarPipelineOptions): Promise<AvatarPipeline> {
     await engine.prepare(reference);
     const stage = await createMotionStage({
       fps,
@@ -52,6 +64,7 @@ export class AvatarPipeline {
       referenceLandmarks: reference.landmarks,
       seed,
       ...(motion ? { engine: motion } : {}),
+      ...(clock ? { clock } : {}),
     });
     return new AvatarPipeline(fps, reference, stage, engine.openSession(reference.id, seed));
   }
@@ -91,6 +104,18 @@ export class AvatarPipeline {
         break;
       case 'expression':
         this.motion.setExpressionScale(msg.scale);
+        break;
+      case 'face':
+        this.motion.setFace(msg.sample);
+        break;
+      case 'faceMix':
+        this.motion.setFaceMouthMix(msg.mouth);
+        break;
+      case 'edit':
+        this.motion.setExpressionEdit(msg.values, msg.rampMs);
+        break;
+      case 'poseTemplate':
+        this.motion.setPoseTemplate(msg.template);
         break;
       case 'view':
         // The renderer's temporal context is stale after frames it did not render.

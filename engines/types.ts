@@ -60,6 +60,8 @@ export interface MotionFrame {
   /** Eye closure 0..1 (1 = fully closed), for stats and tests. */
   blink: number;
   pose: HeadPose;
+  /** While a live face drives the motion: the client's timestamp of the newest face sample in this frame, ms. */
+  faceT?: number;
 }
 
 /** RGBA image, 8 bits a channel, row-major, no padding. */

@@ -33,6 +33,8 @@ export interface AvatarClientOptions {
   baseUrl: string;
   /** Portrait id from POST /v1/references; the server's default portrait when absent. */
   referenceId?: string;
+  /** Also open the "face" data channel (webcam face samples; see sendFace). */
+  faceChannel?: boolean;
   /** Ask for the voice back with the face (`?echo=1`); the received audio is counted and kept in `echoAudio`. */
   echo?: boolean;
   /** Video codecs to offer (default 'h264'). 'both' offers H.264 first, then VP8. */
@@ -67,7 +69,11 @@ export type ServerMessage =
 export type ControlMessage =
   | { type: 'clear' }
   | { type: 'pose'; yaw: number; pitch: number; roll: number }
-  | { type: 'expression'; scale: number };
+  | { type: 'expression'; scale: number }
+  | { type: 'faceMix'; mouth: 'face' | 'audio' | 'max' }
+  | { type: 'edit'; smile?: number; browRaise?: number; eyeWiden?: number; jaw?: number; rampMs?: number }
+  | { type: 'poseTemplate'; keyframes: number[][]; loop?: boolean }
+  | { type: 'poseTemplate'; reset: true };
 
 export type AvatarClientState = 'new' | 'connecting' | 'connected' | 'closed' | 'failed';
 
@@ -151,6 +157,7 @@ export class AvatarClient {
   private pc: RTCPeerConnection | null = null;
   private transports: PeerTransports | undefined;
   private channel: RTCDataChannel | null = null;
+  private faceChannel: RTCDataChannel | null = null;
   private audioTrack: MediaStreamTrack | null = null;
   /** Opus payloads of the voice the server sent back (with `echo`), in arrival order. */
   readonly echoAudio: Buffer[] = [];
@@ -256,6 +263,8 @@ export class AvatarClient {
 
       this.channel = pc.createDataChannel('control');
       this.channel.onMessage.subscribe((data) => this.onControlMessage(data));
+      // Face samples go unordered, without retransmits, as the demo page sends them.
+      if (this.options.faceChannel) this.faceChannel = pc.createDataChannel('face', { ordered: false, maxRetransmits: 0 });
 
       const completeOffer = await createCompleteOffer(pc, transports, this.options.gatherTimeoutMs);
       const offer = (this.options.transformOffer ?? ((sdp: string) => sdp))(completeOffer);
@@ -311,6 +320,16 @@ export class AvatarClient {
       }, timeoutMs);
       this.frameWaiters.push(waiter);
     });
+  }
+
+  /**
+   * Sends a raw message on the "face" data channel (`faceChannel: true`): a face sample, or anything a test wants to
+   * see refused. Returns false when the channel is not open.
+   */
+  sendFace(message: unknown): boolean {
+    if (!this.faceChannel || this.faceChannel.readyState !== 'open') return false;
+    this.faceChannel.send(typeof message === 'string' ? message : JSON.stringify(message));
+    return true;
   }
 
   /** Sends a control message; returns false when the channel is not open yet. */

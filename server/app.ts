@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import cors from 'cors';
 import express from 'express';
@@ -38,6 +39,9 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const WHEP_PATH = /^\/sessions\/[^/]+\/whep(\/[^/]+)?$/;
 const CLIENT_DIR = new URL('../client/', import.meta.url).pathname;
 const CLIENT_BUNDLE_DIR = new URL('../dist/client/', import.meta.url).pathname;
+const MEDIAPIPE_WASM_DIR = resolve(dirname(createRequire(import.meta.url).resolve('@mediapipe/tasks-vision')), 'wasm');
+const MODELS_DIR = new URL('../assets/models/', import.meta.url).pathname;
+const POSES_DIR = new URL('../assets/poses/', import.meta.url).pathname;
 
 /** A running server. */
 export interface RunningServer {
@@ -98,6 +102,10 @@ export async function startServer(fileConfig: Config): Promise<RunningServer> {
   app.get('/view/:id', (_req, res) => res.sendFile(resolve(CLIENT_DIR, 'view.html')));
   app.get('/presenter', (_req, res) => res.sendFile(resolve(CLIENT_DIR, 'presenter.html')));
   app.use('/dist/client', express.static(CLIENT_BUNDLE_DIR));
+  // The webcam face tracker of the demo page: MediaPipe's wasm runtime and the FaceLandmarker model (Apache-2.0).
+  app.use('/vendor/mediapipe/wasm', express.static(MEDIAPIPE_WASM_DIR, { maxAge: '1d' }));
+  app.use('/models', express.static(MODELS_DIR, { maxAge: '1d' }));
+  app.use('/poses', express.static(POSES_DIR));
   app.use(express.static(CLIENT_DIR, { index: 'index.html' }));
   app.use((req, res) => {
     res.status(404).json({ error: `no route ${req.method} ${req.path}` });

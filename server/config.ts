@@ -100,6 +100,7 @@ const ConfigSchema = z
         sdpLines: int(20, 100_000),
         controlMessageBytes: int(64, 1024 * 1024),
         controlMessagesPerSecond: int(1, 10_000),
+        faceMessagesPerSecond: int(1, 1000),
       })
       .strict(),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']) }).strict(),

@@ -5,8 +5,10 @@ import { parseArgs } from 'node:util';
 import { ProgressBar } from './render/ProgressBar.ts';
 import { renderFile, RenderInputError } from './render/renderFile.ts';
 
-const USAGE = `usage: npm run render -- --audio IN.wav --out OUT.mp4|OUT.webm [options]
+const USAGE = `usage: npm run render -- (--audio IN.wav | --video DRIVER.mp4) --out OUT.mp4|OUT.webm [options]
   --audio PATH       speech, WAV (8/16/24/32-bit PCM or float, any rate, channels are mixed down)
+  --video PATH       driving video (reenactment): its face drives head, eyes, brows and mouth (measured with MediaPipe in
+                     Chromium: /usr/bin/chromium); its audio, if any, is muxed in (--audio replaces it)
   --portrait PATH    face image, PNG/JPEG/WebP (default assets/portraits/astronaut.png)
   --out PATH         .mp4 = H.264 + AAC, .webm = VP8 + Opus
   --fps N            frames per second, 10..60 (default 25)
@@ -35,6 +37,7 @@ try {
   args = parseArgs({
     options: {
       audio: { type: 'string' },
+      video: { type: 'string' },
       portrait: { type: 'string', default: DEFAULT_PORTRAIT },
       out: { type: 'string' },
       fps: { type: 'string' },
@@ -54,7 +57,7 @@ if (args.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-if (!args.audio) usageError('--audio is required');
+if (!args.audio && !args.video) usageError('--audio or --video is required');
 if (!args.out) usageError('--out is required');
 
 const bar = args.quiet ? undefined : new ProgressBar(process.stderr);
@@ -65,7 +68,8 @@ try {
   const seed = num('seed', args.seed);
   const videoBitrateKbps = num('bitrate', args.bitrate);
   const result = await renderFile({
-    audioPath: args.audio,
+    ...(args.audio ? { audioPath: args.audio } : {}),
+    ...(args.video ? { videoPath: args.video } : {}),
     portraitPath: args.portrait!,
     outPath: args.out,
     ...(fps !== undefined ? { fps } : {}),

@@ -6,7 +6,9 @@
  */
 import { LogMelExtractor, type CueFeatureExtractor } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type MotionFrame } from '../types.ts';
+import { FaceDrive, withFaceT, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
 import { FaceRig } from './FaceRig.ts';
+import { MotionEdits, type ExpressionComponent, type PoseTemplate } from './MotionEdits.ts';
 import { MediaClock } from './mediaClock.ts';
 import { HeadMotion, type HeadState } from './HeadMotion.ts';
 import { InterruptGlide } from './InterruptGlide.ts';
@@ -29,6 +31,8 @@ export interface Audio2LandmarksOptions {
   features?: CueFeatureExtractor;
   /** Camera distance for the rig's perspective, cm (default 60). */
   cameraDistanceCm?: number;
+  /** Clock of face samples' freshness, ms (default performance.now; tests pass their own). */
+  clock?: () => number;
 }
 
 /** Pose added on top of the procedural pose, degrees. */
@@ -75,6 +79,8 @@ export class Audio2Landmarks {
   readonly height: number;
   /** The fitted rig of the reference. */
   readonly rig: FaceRig;
+  private readonly face: FaceDrive;
+  private readonly edits: MotionEdits;
 
   private readonly features: CueFeatureExtractor;
   private readonly viseme: VisemeModel;
@@ -107,6 +113,8 @@ export class Audio2Landmarks {
     this.frameMs = 1000 / fps;
     this.clock = new MediaClock(this.frameMs);
     this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
+    this.face = new FaceDrive(this.rig.jawOpenRatio, opts.clock);
+    this.edits = new MotionEdits(opts.clock);
     this.features = features ?? new LogMelExtractor();
     this.stepMs = 1000 / this.features.featureRate;
     this.viseme = new VisemeModel(this.features.featureRate);
@@ -166,6 +174,24 @@ export class Audio2Landmarks {
     this.expressionScale = sanitizeExpressionScale(s);
   }
 
+  /** A driver's face sample (null: the face is lost); see FaceDrive. */
+  setFace(sample: FaceSample | null): void {
+    this.face.set(sample);
+  }
+
+  /** Which drives the mouth while a face is present. */
+  setFaceMouthMix(mix: FaceMouthMix): void {
+    this.face.setMouthMix(mix);
+  }
+
+  setExpressionEdit(values: Partial<Record<ExpressionComponent, number>>, rampMs: number): void {
+    this.edits.setExpression(values, rampMs);
+  }
+
+  setPoseTemplate(template: PoseTemplate | null): void {
+    this.edits.setPoseTemplate(template);
+  }
+
   /** Counters for stats. */
   toJSON(): { framesOut: number; samplesSinceClear: number; lookaheadMs: number; fitErrorPx: number } {
     return { framesOut: this.nextIndex, samplesSinceClear: this.samples, lookaheadMs: this.lookaheadMs, fitErrorPx: this.rig.camera.rmsErrorPx };
@@ -223,6 +249,8 @@ export class Audio2Landmarks {
       ty: hr[h + 4]!,
       tz: 0,
     };
+    this.face.apply(c, pose);
+    this.edits.apply(c, pose);
     const landmarks = this.rig.landmarks(c, pose, new Float32Array(NUM_LANDMARKS * 2));
     this.interrupt.remember(c, null, pose);
     return {
@@ -232,6 +260,7 @@ export class Audio2Landmarks {
       mouthOpen: clamp(c[RIG.jawOpen]!, 0, 1),
       blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!),
       pose,
+      ...withFaceT(this.face.lastT),
     };
   }
 }

@@ -53,6 +53,8 @@ export interface CreateMotionStageOptions {
   seed?: number;
   /** Engines; default all embedded. */
   engine?: Partial<MotionEngineConfig>;
+  /** Clock of live face samples' freshness, ms (default performance.now; offline renders pass media time). */
+  clock?: () => number;
 }
 
 /** What `validateMotionModels` found. */
@@ -169,13 +171,14 @@ export async function validateMotionModels(engine: Partial<MotionEngineConfig>):
  */
 export async function createMotionStage(opts: CreateMotionStageOptions): Promise<MotionStage> {
   const { fps, width, height, referenceLandmarks, seed = 1 } = opts;
+  const clock = opts.clock ? { clock: opts.clock } : {};
   const e = normalizeMotionEngine(opts.engine);
   if (e.features === 'logmel' && e.audio2mesh === 'embedded' && e.audio2pose === 'embedded') {
-    return new EmbeddedMotionStage({ fps, width, height, referenceLandmarks, seed });
+    return new EmbeddedMotionStage({ fps, width, height, referenceLandmarks, seed, ...clock });
   }
   const parts = await loadParts(e);
   try {
-    return new OnnxMotionStage({ fps, width, height, referenceLandmarks, seed, features: parts.features, ...(parts.mesh ? { mesh: parts.mesh } : {}), ...(parts.mouth ? { mouth: parts.mouth } : {}), ...(parts.pose ? { pose: parts.pose } : {}) });
+    return new OnnxMotionStage({ fps, width, height, referenceLandmarks, seed, ...clock, features: parts.features, ...(parts.mesh ? { mesh: parts.mesh } : {}), ...(parts.mouth ? { mouth: parts.mouth } : {}), ...(parts.pose ? { pose: parts.pose } : {}) });
   } catch (err) {
     await Promise.allSettled([parts.features === 'logmel' ? undefined : parts.features.dispose(), parts.mesh?.dispose(), parts.mouth?.dispose(), parts.pose?.dispose()]);
     throw err;

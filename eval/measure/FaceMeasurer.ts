@@ -18,7 +18,8 @@ import { probeVideo, readRawFrames } from './video.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const DEFAULT_MODEL_PATH = join(ROOT, '../shared/models/face_landmarker_v2_with_blendshapes.task');
+/** The vendored copy of ../shared/models/face_landmarker_v2_with_blendshapes.task (assets/models/NOTICE.md). */
+export const DEFAULT_MODEL_PATH = join(ROOT, 'assets/models/face_landmarker.task');
 const TASKS_VISION = join(ROOT, 'node_modules/@mediapipe/tasks-vision');
 /** Bytes of RGBA per batch sent to the page (about 16 frames of 512x512). */
 const BATCH_BYTES = 16 << 20;
@@ -32,6 +33,8 @@ export interface FaceMeasurement {
   blendshapes: Float32Array;
   /** inner-lip gap (landmarks 13-14) / mouth width (61-291); NaN when not found */
   opening: number;
+  /** MediaPipe's facial transformation matrix (4x4, column-major); length 0 when not found */
+  matrix: Float32Array;
 }
 
 /** One RGBA frame. */
@@ -61,7 +64,7 @@ export function mouthOpening(landmarks: Float32Array): number {
   return width > 0 ? d(13, 14) / width : Number.NaN;
 }
 
-const NOT_FOUND: FaceMeasurement = Object.freeze({ found: false, landmarks: new Float32Array(0), blendshapes: new Float32Array(0), opening: Number.NaN });
+const NOT_FOUND: FaceMeasurement = Object.freeze({ found: false, landmarks: new Float32Array(0), blendshapes: new Float32Array(0), opening: Number.NaN, matrix: new Float32Array(0) });
 
 /** A clip being measured in VIDEO mode: push its frames in order, in as many calls as convenient. */
 export interface VideoMeasureSession {
@@ -269,7 +272,8 @@ export class FaceMeasurer {
         landmarks[3 * p + 2] = rec[base + 3 + 3 * p]! * f.width;
       }
       const blendshapes = rec.slice(base + 1 + 3 * LANDMARKS, base + 1 + 3 * LANDMARKS + BLENDSHAPES);
-      return { found: true, landmarks, blendshapes, opening: mouthOpening(landmarks) };
+      const matrix = rec.slice(base + 1 + 3 * LANDMARKS + BLENDSHAPES, base + RECORD);
+      return { found: true, landmarks, blendshapes, opening: mouthOpening(landmarks), matrix };
     });
     if (!this.namesChecked && result.some((r) => r.found)) await this.checkNames();
     return result;

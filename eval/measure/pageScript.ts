@@ -5,13 +5,15 @@
  *   __mpBegin(mode: 'IMAGE' | 'VIDEO'): Promise<void>   new landmarker (VIDEO: fresh tracking state, timestamps restart)
  *   __mpRun(batchUrl, metas: {w, h, t}[]): Promise<string> fetches concatenated RGBA frames from batchUrl, detects
  *       each (detectForVideo(t) in VIDEO mode, detect() in IMAGE mode) and returns base64 of a Float32Array with,
- *       per frame, RECORD floats: [found, 478 x (x, y, z) normalised, 52 blendshape scores].
+ *       per frame, RECORD floats: [found, 478 x (x, y, z) normalised, 52 blendshape scores, 16 floats of the facial
+ *       transformation matrix (column-major)].
  *   __mpNames(): string[] | null   the blendshape category names seen in the first result with a face.
  */
 export const LANDMARKS = 478;
 export const BLENDSHAPES = 52;
 /** Floats per frame in the page's reply. */
-export const RECORD = 1 + LANDMARKS * 3 + BLENDSHAPES;
+export const MATRIX = 16;
+export const RECORD = 1 + LANDMARKS * 3 + BLENDSHAPES + MATRIX;
 
 export const PAGE_HTML = `<!doctype html><meta charset="utf-8"><title>face measurer</title><script type="module" src="/page.mjs"></script>`;
 
@@ -64,6 +66,8 @@ window.__mpRun = async (url, metas) => {
       if (!names) names = bs.map((c) => c.categoryName);
       for (const c of bs) if (c.index >= 0 && c.index < BLENDSHAPES) out[base + 1 + 3 * LANDMARKS + c.index] = c.score;
     }
+    const m = r.facialTransformationMatrixes && r.facialTransformationMatrixes[0];
+    if (m && m.data) for (let k = 0; k < 16; k++) out[base + 1 + 3 * LANDMARKS + BLENDSHAPES + k] = m.data[k];
   }
   const bytes = new Uint8Array(out.buffer);
   let s = '';

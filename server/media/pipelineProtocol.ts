@@ -59,6 +59,8 @@ export interface WorkerFrame {
   mouthOpen: number;
   renderMs: number;
   encodeMs: number;
+  /** The client timestamp of the face sample in this frame (a live face drives it), ms. */
+  faceT?: number;
 }
 
 /** Messages from a pipeline worker to the main thread. */

@@ -157,7 +157,7 @@ async function renderAndEncode(s: WorkerSession, pipeline: AvatarPipeline, frame
     if (!sessions.has(s.id)) return;
     const data = encoded.data;
     post(
-      { type: 'frame', sessionId: s.id, index: frame.index, audioTimeMs: frame.audioTimeMs, keyframe: encoded.keyframe, data, mouthOpen: frame.mouthOpen, renderMs, encodeMs },
+      { type: 'frame', sessionId: s.id, index: frame.index, audioTimeMs: frame.audioTimeMs, keyframe: encoded.keyframe, data, mouthOpen: frame.mouthOpen, renderMs, encodeMs, ...(frame.faceT === undefined ? {} : { faceT: frame.faceT }) },
       data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? [data.buffer as ArrayBuffer] : undefined,
     );
   }

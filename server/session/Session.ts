@@ -77,6 +77,9 @@ export interface SessionStats {
   firstFrameMs: number | undefined;
   firstAudioMediaMs: number | undefined;
   controlMessagesRefused: number;
+  /** Face samples applied, and face messages refused (invalid, or over limits.faceMessagesPerSecond). */
+  faceMessages: number;
+  faceMessagesRefused: number;
   /** Non-STUN datagrams from addresses that are not the peer's, dropped before DTLS/SRTP. */
   foreignDatagramsDropped: number;
   renderMsAvg: number;
@@ -167,6 +170,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     /** Media clock position when the first real audio was delivered (idle fill may come before it), ms. */
     firstAudioMediaMs: undefined as number | undefined,
     controlMessagesRefused: 0,
+    faceMessages: 0,
+    faceMessagesRefused: 0,
     renderMsTotal: 0,
     encodeMsTotal: 0,
   };
@@ -432,7 +437,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       renderMs: frame.renderMs,
       encodeMs: frame.encodeMs,
     };
-    this.sendControl({ type: 'frame', index: info.index, audioTimeMs: info.audioTimeMs, latencyMs: info.latencyMs ?? null });
+    // faceT echoes the client's timestamp of the face sample shown: camera-to-avatar latency on the client's own clock.
+    this.sendControl({ type: 'frame', index: info.index, audioTimeMs: info.audioTimeMs, latencyMs: info.latencyMs ?? null, ...(frame.faceT === undefined ? {} : { faceT: frame.faceT }) });
     this.safeEmit('frame', info);
   }
 
@@ -451,30 +457,43 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.agent?.onMediaSent(mediaMs + this.frameMs);
   }
 
+  /**
+   * "control": control messages (replies and errors go back on it). "face": webcam face samples, best sent unordered
+   * without retransmits (a late sample is worth nothing), with their own rate limit; errors go back on "control".
+   */
   private onDataChannel(dc: RTCDataChannel): void {
-    if (dc.label !== 'control') {
+    if (dc.label !== 'control' && dc.label !== 'face') {
       this.log.debug({ label: dc.label }, 'ignoring data channel');
       return;
     }
-    this.control = dc;
-    const limiter = new RateLimiter(this.config.limits.controlMessagesPerSecond, now());
-    let lastRateWarning = 0;
+    const face = dc.label === 'face';
+    if (!face) this.control = dc;
+    const perSecond = face ? this.config.limits.faceMessagesPerSecond : this.config.limits.controlMessagesPerSecond;
+    const limiter = new RateLimiter(perSecond, now());
+    const lastWarning = { rate: 0, invalid: 0 };
+    // Errors of a flooding or garbage-sending client are reported once a second of each kind, not once a message.
+    const warn = (kind: 'rate' | 'invalid', t: number, message: string) => {
+      if (t - lastWarning[kind] < 1000) return;
+      lastWarning[kind] = t;
+      this.sendControl({ type: 'error', message });
+    };
     dc.onMessage.subscribe((data) => {
       if (this.closed) return;
       const t = now();
       if (!limiter.take(t)) {
-        this.s.controlMessagesRefused++;
-        if (t - lastRateWarning > 1000) {
-          lastRateWarning = t;
-          this.sendControl({ type: 'error', message: `too many control messages (limit ${this.config.limits.controlMessagesPerSecond}/s); extra ones are dropped` });
-        }
+        if (face) this.s.faceMessagesRefused++;
+        else this.s.controlMessagesRefused++;
+        warn('rate', t, `too many ${dc.label} messages (limit ${perSecond}/s); extra ones are dropped`);
         return;
       }
       const result = parseControlMessage(data, this.config.limits.controlMessageBytes);
       if ('error' in result) {
-        this.sendControl({ type: 'error', message: result.error });
+        if (!face) return this.sendControl({ type: 'error', message: result.error });
+        this.s.faceMessagesRefused++;
+        warn('invalid', t, result.error);
         return;
       }
+      if (result.message.type === 'face') this.s.faceMessages++;
       this.applyControl(result.message);
     });
   }
@@ -659,6 +678,8 @@ export class Session extends TypedEmitter<SessionEvents> {
       firstFrameMs: this.s.firstFrameMs === undefined ? undefined : Math.round(this.s.firstFrameMs),
       firstAudioMediaMs: this.s.firstAudioMediaMs,
       controlMessagesRefused: this.s.controlMessagesRefused + (this.agent?.stats.messagesRefused ?? 0),
+      faceMessages: this.s.faceMessages,
+      faceMessagesRefused: this.s.faceMessagesRefused,
       foreignDatagramsDropped: (this.peer?.foreignDatagramsDropped() ?? 0) + [...this.viewers.values()].reduce((a, v) => a + v.peer.foreignDatagramsDropped(), 0),
       renderMsAvg: Math.round((this.s.renderMsTotal / n) * 100) / 100,
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,

@@ -1,4 +1,6 @@
 import type { PipelineControl } from '../../engines/pipeline.ts';
+import { parseEdit, parsePoseTemplate } from './editMessages.ts';
+import { parseFaceMessage, parseFaceMix } from './faceMessages.ts';
 
 /** Largest control message accepted by default, bytes (config limits.controlMessageBytes). */
 export const MAX_CONTROL_BYTES = 4096;
@@ -66,10 +68,26 @@ export function parseControlMessage(data: string | Buffer, maxBytes = MAX_CONTRO
     case 'expression':
       if (!finite(m.scale)) return { error: 'expression needs a finite number scale (0..2)' };
       return { message: { type: 'expression', scale: clamp(m.scale, 0, 2) } };
+    case 'face': {
+      const face = parseFaceMessage(m);
+      return 'error' in face ? face : { message: { type: 'face', sample: face.sample } };
+    }
+    case 'faceMix': {
+      const mix = parseFaceMix(m);
+      return 'error' in mix ? mix : { message: { type: 'faceMix', mouth: mix.mouth } };
+    }
+    case 'edit': {
+      const edit = parseEdit(m);
+      return 'error' in edit ? edit : { message: { type: 'edit', values: edit.values, rampMs: edit.rampMs } };
+    }
+    case 'poseTemplate': {
+      const t = parsePoseTemplate(m);
+      return 'error' in t ? t : { message: { type: 'poseTemplate', template: t.template } };
+    }
     case 'view':
       if (m.mode !== 'video' && m.mode !== 'landmarks') return { error: 'view needs mode "video" or "landmarks"' };
       return { message: { type: 'view', mode: m.mode } };
     default:
-      return { error: `unknown control message type ${JSON.stringify(m.type)}; expected clear, pose, expression or view` };
+      return { error: `unknown control message type ${JSON.stringify(m.type)}; expected clear, pose, expression, edit, poseTemplate, face, faceMix or view` };
   }
 }

@@ -4,8 +4,11 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** `fakeMicWav`: 16 kHz mono 16-bit PCM; Chromium's fake capture device reads it as is and loops it. */
-export async function launchChromium(fakeMicWav: string): Promise<Browser> {
+/**
+ * `fakeMicWav`: 16 kHz mono 16-bit PCM; Chromium's fake capture device reads it as is and loops it.
+ * `fakeCamera`: a .y4m (or .mjpeg) file the fake camera plays in a loop at its own frame rate.
+ */
+export async function launchChromium(fakeMicWav: string, fakeCamera?: string): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH} (apt-get install -y chromium)`);
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
@@ -15,6 +18,7 @@ export async function launchChromium(fakeMicWav: string): Promise<Browser> {
       '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream',
       `--use-file-for-fake-audio-capture=${fakeMicWav}`,
+      ...(fakeCamera ? [`--use-file-for-fake-video-capture=${fakeCamera}`] : []),
       '--disable-gpu',
       '--disable-background-networking',
       '--disable-component-update',

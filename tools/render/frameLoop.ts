@@ -5,7 +5,7 @@
  * stage's lookahead.
  */
 import type { AvatarPipeline } from '../../engines/pipeline.ts';
-import type { MotionFrame, RgbaImage } from '../../engines/types.ts';
+import { AUDIO_RATE, type MotionFrame, type RgbaImage } from '../../engines/types.ts';
 
 /** 20 ms at 16 kHz. */
 export const CHUNK = 320;
@@ -19,8 +19,19 @@ export async function runFrameLoop(
   pcm16k: Float32Array,
   total: number,
   onFrame: (image: RgbaImage, motion: MotionFrame, index: number) => void | Promise<void>,
+  beforeFrame?: (index: number) => void,
 ): Promise<number> {
   let done = 0;
+  // Frame k is made once audio up to (k+1)/fps + lookahead has arrived: `beforeFrame` runs just before the push that
+  // makes it (a driving face's sample for that frame).
+  const frameMs = 1000 / pipeline.fps;
+  let pushedMs = 0;
+  let announced = 0;
+  const push = (chunk: Float32Array): Promise<MotionFrame[]> => {
+    pushedMs += (chunk.length / AUDIO_RATE) * 1000;
+    for (; beforeFrame && (announced + 1) * frameMs + pipeline.lookaheadMs <= pushedMs + 1e-6; announced++) beforeFrame(announced);
+    return pipeline.pushAudio(chunk);
+  };
   const pending: MotionFrame[] = [];
   const renderFrames = async (frames: MotionFrame[]): Promise<void> => {
     pending.push(...frames);
@@ -34,8 +45,8 @@ export async function runFrameLoop(
       }
     }
   };
-  for (let at = 0; at < pcm16k.length; at += CHUNK) await renderFrames(await pipeline.pushAudio(pcm16k.subarray(at, at + CHUNK)));
+  for (let at = 0; at < pcm16k.length; at += CHUNK) await renderFrames(await push(pcm16k.subarray(at, at + CHUNK)));
   const silence = new Float32Array(CHUNK);
-  for (let guard = 0; done < total && guard < 10_000; guard++) await renderFrames(await pipeline.pushAudio(silence));
+  for (let guard = 0; done < total && guard < 10_000; guard++) await renderFrames(await push(silence));
   return done;
 }

@@ -12,6 +12,8 @@ import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
 import { AUDIO_RATE, type ReferencePortrait } from '../../engines/types.ts';
 import { resampleAll } from '../../server/media/Resampler.ts';
 import { decodeWav, WavFormatError, type WavAudio } from '../../server/media/wav.ts';
+import type { FaceSample } from '../../engines/motion/FaceDrive.ts';
+import { readDrivingVideo } from './drivingVideo.ts';
 import { runFrameLoop } from './frameLoop.ts';
 import { MediaFileWriter, type ContainerFormat } from './MediaFileWriter.ts';
 
@@ -22,7 +24,10 @@ export class RenderInputError extends Error {
 
 /** Options of renderFile. */
 export interface RenderFileOptions {
-  audioPath: string;
+  /** Speech driving the mouth; with `videoPath` it defaults to the driving video's own audio. */
+  audioPath?: string;
+  /** A driving video (reenactment): its face drives head pose, eyes, brows and mouth; its audio is muxed in. */
+  videoPath?: string;
   portraitPath: string;
   outPath: string;
   /** Container; default from the output's extension (.mp4 / .webm). */
@@ -69,7 +74,7 @@ export function formatOf(path: string): ContainerFormat | undefined {
 
 /** Render `audioPath` with `portraitPath` into `outPath`. Bad inputs throw RenderInputError. */
 export async function renderFile(opts: RenderFileOptions): Promise<RenderResult> {
-  const { audioPath, portraitPath, outPath, fps = 25, size = 512, seed = 1, maxSeconds } = opts;
+  const { audioPath, videoPath, portraitPath, outPath, fps = 25, size = 512, seed = 1, maxSeconds } = opts;
   const format = opts.format ?? formatOf(outPath);
   if (!format) throw new RenderInputError(`cannot tell the container from the output name; use .mp4 or .webm [out:${outPath}]`);
   if (!(fps >= 10 && fps <= 60)) throw new RenderInputError(`fps must be 10..60 [fps:${fps}]`);
@@ -77,11 +82,25 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
   if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new RenderInputError(`duration must be > 0 s [duration:${maxSeconds}]`);
 
   const stage = opts.onStage ?? (() => undefined);
-  stage('reading audio');
-  const wav = await readAudio(audioPath);
+  let samples: (FaceSample | null)[] | undefined;
+  let wav: WavAudio;
+  if (videoPath) {
+    stage('measuring the driving video');
+    const driver = await readDrivingVideo(videoPath, fps).catch((err: unknown) => {
+      throw new RenderInputError(`cannot read the driving video [video:${videoPath}, ${(err as Error).message.split('\n')[0]}]`);
+    });
+    samples = driver.samples;
+    if (!samples.some((s) => s !== null)) throw new RenderInputError(`no face found in the driving video [video:${videoPath}]`);
+    // Without speech, the face alone drives: silence as long as the video.
+    wav = audioPath ? await readAudio(audioPath) : (driver.audio ?? { sampleRate: AUDIO_RATE, channels: 1, bitsPerSample: 16, format: 'int', samples: new Float32Array(Math.round((samples.length / fps) * AUDIO_RATE)) });
+  } else {
+    if (!audioPath) throw new RenderInputError('give --audio, --video or both');
+    stage('reading audio');
+    wav = await readAudio(audioPath);
+  }
   let source = wav.samples;
   if (maxSeconds !== undefined) source = source.subarray(0, Math.min(source.length, Math.round(maxSeconds * wav.sampleRate)));
-  if (source.length < wav.sampleRate / fps) throw new RenderInputError(`audio is shorter than one frame [audio:${audioPath}, samples:${source.length}]`);
+  if (source.length < wav.sampleRate / fps) throw new RenderInputError(`audio is shorter than one frame [audio:${audioPath ?? videoPath}, samples:${source.length}]`);
   const audioSeconds = source.length / wav.sampleRate;
   const [pcm16k, pcmOut] = await Promise.all([resampleAll(source, wav.sampleRate, AUDIO_RATE), resampleAll(source, wav.sampleRate, OUTPUT_AUDIO_RATE)]);
 
@@ -91,15 +110,29 @@ export async function renderFile(opts: RenderFileOptions): Promise<RenderResult>
   const engine = await createRenderEngine({ engine: 'warp', width: size, height: size });
   const writer = new MediaFileWriter({ format, width: size, height: size, fps, audioRate: OUTPUT_AUDIO_RATE, ...(opts.videoBitrateKbps ? { videoBitrateKbps: opts.videoBitrateKbps } : {}) });
   try {
-    const pipeline = await AvatarPipeline.create({ fps, reference, engine, seed });
+    // Face samples are fresh by media time: the frame loop sets frame k's sample just before the push that makes it.
+    let faceClockMs = 0;
+    const pipeline = await AvatarPipeline.create({ fps, reference, engine, seed, clock: () => faceClockMs });
     const total = Math.ceil(audioSeconds * fps);
     stage('rendering');
     opts.onProgress?.(0, total);
     const started = performance.now();
-    const done = await runFrameLoop(pipeline, pcm16k, total, async (image, _motion, index) => {
-      await writer.addFrame(image.data);
-      opts.onProgress?.(index + 1, total);
-    });
+    const faces = samples;
+    const done = await runFrameLoop(
+      pipeline,
+      pcm16k,
+      total,
+      async (image, _motion, index) => {
+        await writer.addFrame(image.data);
+        opts.onProgress?.(index + 1, total);
+      },
+      faces
+        ? (k) => {
+            faceClockMs = (k * 1000) / fps;
+            pipeline.control({ type: 'face', sample: faces[Math.min(k, faces.length - 1)] ?? null });
+          }
+        : undefined,
+    );
     const renderMs = performance.now() - started;
     await pipeline.dispose();
     stage('muxing');
