@@ -37,6 +37,7 @@ const ui = {
   sound: $<HTMLInputElement>('sound'),
   echo: $<HTMLInputElement>('echo'),
   camera: $<HTMLInputElement>('camera'),
+  micOn: $<HTMLInputElement>('mic'),
   mouthMix: $<HTMLSelectElement>('mouth-mix'),
   cameraPreview: $<HTMLVideoElement>('camera-preview'),
   faceStatus: $('face-status'),
@@ -168,6 +169,11 @@ ui.sound.addEventListener('change', () => {
 });
 window.addEventListener('pagehide', () => void stop());
 
+function silentAudioTrack(): MediaStreamTrack {
+  const context = new AudioContext();
+  return context.createMediaStreamDestination().stream.getAudioTracks()[0]!;
+}
+
 function sendControl(message: Record<string, unknown>): void {
   if (session?.channel.readyState === 'open') session.channel.send(JSON.stringify(message));
 }
@@ -181,10 +187,13 @@ async function start(): Promise<void> {
   let pc: RTCPeerConnection | null = null;
   try {
     const withCamera = ui.camera.checked;
+    const withMic = ui.micOn.checked || !withCamera;
     mic = await navigator.mediaDevices.getUserMedia({
-      audio: { echoCancellation: true, noiseSuppression: true, channelCount: 1 },
+      audio: withMic ? { echoCancellation: true, noiseSuppression: true, channelCount: 1 } : false,
       video: withCamera ? { width: 640, height: 480, frameRate: 30 } : false,
     });
+    // The camera alone: the session still takes an audio track; a silent one keeps the voice-driven motion at rest.
+    if (!withMic) mic.addTrack(silentAudioTrack());
     pc = new RTCPeerConnection();
     const remoteTracks: MediaStreamTrack[] = [];
     pc.addEventListener('track', (event) => {

@@ -48,8 +48,8 @@ const FADE_IN_MS = 120;
 export const FACE_GLIDE_BACK_MS = 400;
 /** Samples averaged for the driver's neutral head pose (its camera angle), taken from the first ones. */
 const NEUTRAL_SAMPLES = 10;
-/** A driver whose lips rest slightly apart still rests closed on the portrait. */
-const REST_OPENING = 0.02;
+/** The driver's rest opening is its smallest seen, up to this: a driver whose lips rest apart still rests closed on the portrait. */
+const MAX_REST_OPENING = 0.02;
 const MAX_MOUTH = 1.2;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
@@ -70,34 +70,27 @@ export class FaceDrive {
   private lastApplyAt: number | undefined;
   private mix: FaceMouthMix = 'face';
   private readonly neutral = { yaw: 0, pitch: 0, roll: 0, n: 0 };
+  private restOpening = MAX_REST_OPENING;
   private readonly faceMouth = new Float32Array(6);
-  /** Samples taken, and samples that were "face lost". */
-  readonly stats = { samples: 0, lost: 0 };
 
   constructor(
     private readonly jawOpenRatio: number,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** True while the face drives (or is gliding back from driving) the motion. */
-  get active(): boolean {
-    return this.weight > 0 || this.fresh(this.now());
-  }
-
   /** A new measurement; null says the face is lost (the motion glides back to the audio at once). */
   set(sample: FaceSample | null): void {
     if (sample === null) {
-      this.stats.lost++;
       this.sampleAt = -Infinity;
       return;
     }
-    this.stats.samples++;
     if (this.neutral.n < NEUTRAL_SAMPLES) {
       const n = ++this.neutral.n;
       this.neutral.yaw += (sample.yawDeg - this.neutral.yaw) / n;
       this.neutral.pitch += (sample.pitchDeg - this.neutral.pitch) / n;
       this.neutral.roll += (sample.rollDeg - this.neutral.roll) / n;
     }
+    this.restOpening = Math.min(this.restOpening, Math.max(0, sample.mouthOpen));
     this.sample = sample;
     this.sampleAt = this.now();
   }
@@ -135,14 +128,15 @@ export class FaceDrive {
     pose.tx *= 1 - w;
     pose.ty *= 1 - w;
     // Eyes and brows always follow the face.
-    const blink = (v: number) => clamp((v - 0.2) / 0.45, 0, 1);
-    c[RIG.blinkLeft] = mixIn(c[RIG.blinkLeft]!, blink(bs[B.eyeBlinkLeft!]!));
-    c[RIG.blinkRight] = mixIn(c[RIG.blinkRight]!, blink(bs[B.eyeBlinkRight!]!));
+    // Lid closure from the blink score; a wide-eyed driver lifts the lids above rest (negative closure).
+    const lid = (blinkScore: number, wideScore: number) => clamp((blinkScore - 0.2) / 0.45, 0, 1) - 0.35 * clamp((wideScore - 0.1) / 0.5, 0, 1);
+    c[RIG.blinkLeft] = mixIn(c[RIG.blinkLeft]!, lid(bs[B.eyeBlinkLeft!]!, bs[B.eyeWideLeft!]!));
+    c[RIG.blinkRight] = mixIn(c[RIG.blinkRight]!, lid(bs[B.eyeBlinkRight!]!, bs[B.eyeWideRight!]!));
     const brow = clamp(0.8 * bs[B.browInnerUp!]! + 0.6 * pair('browOuterUpLeft', 'browOuterUpRight') - 0.4 * pair('browDownLeft', 'browDownRight'), 0, 1);
     c[RIG.browRaise] = mixIn(c[RIG.browRaise]!, brow);
     if (this.mix === 'audio') return 0;
     const m = this.faceMouth;
-    m[RIG.jawOpen] = clamp(Math.max(0, s.mouthOpen - REST_OPENING) / this.jawOpenRatio, 0, MAX_MOUTH);
+    m[RIG.jawOpen] = clamp(Math.max(0, s.mouthOpen - this.restOpening) / this.jawOpenRatio, 0, MAX_MOUTH);
     m[RIG.lipRound] = clamp(0.9 * bs[B.mouthPucker!]! + 0.5 * bs[B.mouthFunnel!]!, 0, 1);
     m[RIG.lipStretch] = clamp(0.7 * pair('mouthSmileLeft', 'mouthSmileRight') + 0.7 * pair('mouthStretchLeft', 'mouthStretchRight'), 0, 1);
     m[RIG.lipPress] = clamp(pair('mouthPressLeft', 'mouthPressRight') + 0.5 * pair('mouthRollLower', 'mouthRollUpper'), 0, 1);

@@ -105,13 +105,12 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
     // BT.601 limited range is what swscale's RGB -> YUV produces; say so in the VUI.
     ctx.colorRange = AVCOL_RANGE_MPEG;
     ctx.colorSpace = AVCOL_SPC_SMPTE170M;
-    for (const [name, value] of Object.entries(PRIVATE_OPTIONS[codec])) {
-      if (ctx.setOption(name, value) < 0) throw new InvalidStateError(`${ENCODER_NAMES[codec]} rejected option ${name}=${value}`);
-    }
-    const opened = ctx.open2Sync(encoder, null);
-    if (opened < 0) {
+    // Private options through setOption: node-av's options dictionary is freed twice by open2 (a crash at exit).
+    const failed = Object.entries(PRIVATE_OPTIONS[codec]).find(([name, value]) => ctx.setOption(name, value) < 0);
+    const opened = failed ? 0 : ctx.open2Sync(encoder, null);
+    if (failed || opened < 0) {
       ctx.freeContext();
-      throw new InvalidStateError(`could not open ${ENCODER_NAMES[codec]} (FFmpeg error ${opened}) [${width}x${height}]`);
+      throw new InvalidStateError(failed ? `${ENCODER_NAMES[codec]} rejected option ${failed[0]}=${failed[1]}` : `could not open ${ENCODER_NAMES[codec]} (FFmpeg error ${opened}) [${width}x${height}]`);
     }
     this.scaler = new SoftwareScaleContext();
     this.scaler.getContext(width, height, AV_PIX_FMT_RGBA, width, height, AV_PIX_FMT_YUV420P, SWS_BILINEAR);
