@@ -62,6 +62,8 @@ export interface MotionFrame {
   pose: HeadPose;
   /** While a live face drives the motion: the client's timestamp of the newest face sample in this frame, ms. */
   faceT?: number;
+  /** Gaze of a driving face, -1..1 on image axes (+x right, +y down); absent: eyes as in the portrait. */
+  gaze?: { x: number; y: number };
 }
 
 /** RGBA image, 8 bits a channel, row-major, no padding. */
@@ -87,6 +89,8 @@ export interface RenderRequest {
   frameIndex: number;
   /** Lip opening 0..1 from the motion stage (renderers may use it for the mouth interior). */
   mouthOpen: number;
+  /** Gaze -1..1 on image axes; renderers that can move the irises do (the warp renderer), others ignore it. */
+  gaze?: { x: number; y: number };
 }
 
 /** Lmk2Video renderer. */

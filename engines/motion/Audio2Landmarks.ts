@@ -6,7 +6,7 @@
  */
 import { LogMelExtractor, type CueFeatureExtractor } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type MotionFrame } from '../types.ts';
-import { FaceDrive, withFaceT, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
+import { FaceDrive, faceFields, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
 import { FaceRig } from './FaceRig.ts';
 import { MotionEdits, type ExpressionComponent, type PoseTemplate } from './MotionEdits.ts';
 import { MediaClock } from './mediaClock.ts';
@@ -260,7 +260,7 @@ export class Audio2Landmarks {
       mouthOpen: clamp(c[RIG.jawOpen]!, 0, 1),
       blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!),
       pose,
-      ...withFaceT(this.face.lastT),
+      ...faceFields(this.face),
     };
   }
 }

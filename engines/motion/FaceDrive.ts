@@ -54,9 +54,11 @@ const MAX_MOUTH = 1.2;
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
-/** `{ faceT }` for a motion frame when a face sample drives it (exactOptionalPropertyTypes: absent, not undefined). */
-export function withFaceT(t: number | undefined): { faceT?: number } {
-  return t === undefined ? {} : { faceT: t };
+/** `{ faceT, gaze }` for a motion frame while a face drives it (exactOptionalPropertyTypes: absent, not undefined). */
+export function faceFields(drive: FaceDrive): { faceT?: number; gaze?: { x: number; y: number } } {
+  const t = drive.lastT;
+  const gaze = drive.gaze;
+  return { ...(t === undefined ? {} : { faceT: t }), ...(gaze ? { gaze } : {}) };
 }
 
 /**
@@ -106,6 +108,19 @@ export class FaceDrive {
   /** The client timestamp of the sample blended into the last frame, while the face drives. */
   get lastT(): number | undefined {
     return this.weight > 0 && this.fresh(this.now()) ? this.sample?.t : undefined;
+  }
+
+  /**
+   * The driver's gaze, -1..1 on image axes (+x: toward the subject's left, the image's right; +y down), weighted by how
+   * much the face drives; undefined when it does not.
+   */
+  get gaze(): { x: number; y: number } | undefined {
+    const s = this.sample;
+    if (!s || this.weight === 0) return undefined;
+    const b = (n: string) => s.blendshapes[B[n]!]!;
+    const x = (b('eyeLookOutLeft') + b('eyeLookInRight') - b('eyeLookInLeft') - b('eyeLookOutRight')) / 2;
+    const y = (b('eyeLookDownLeft') + b('eyeLookDownRight') - b('eyeLookUpLeft') - b('eyeLookUpRight')) / 2;
+    return { x: clamp(x, -1, 1) * this.weight, y: clamp(y, -1, 1) * this.weight };
   }
 
   apply(c: Float32Array, pose: HeadPose): number {

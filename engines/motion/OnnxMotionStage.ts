@@ -10,7 +10,7 @@ import type { AsyncAudioFeatureExtractor } from '../audio/AsyncAudioFeatureExtra
 import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
 import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseOverride } from './Audio2Landmarks.ts';
-import { FaceDrive, withFaceT, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
+import { FaceDrive, faceFields, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
 import { FaceRig } from './FaceRig.ts';
 import { MotionEdits, type ExpressionComponent, type PoseTemplate } from './MotionEdits.ts';
 import { MediaClock } from './mediaClock.ts';
@@ -513,6 +513,6 @@ export class OnnxMotionStage implements MotionStage {
     const landmarks = this.rig.landmarksWithOffsets(c, offsets, pose, new Float32Array(NUM_LANDMARKS * 2));
     this.interrupt.remember(c, offsets, pose);
     const mouthOpen = this.mesh ? clamp(mouthOpening(landmarks) / this.rig.jawOpenRatio, 0, 1) : clamp(c[RIG.jawOpen]!, 0, 1);
-    return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose, ...withFaceT(this.face.lastT) };
+    return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose, ...faceFields(this.face) };
   }
 }

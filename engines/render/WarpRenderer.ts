@@ -55,6 +55,9 @@ const CURVE_POINTS = 11 * CURVE_STEPS + 1;
 /** How far outside the inner lip contour (reference px) the lip colour that edges an open mouth is taken. */
 const LIP_EDGE_PX = 1.5;
 
+/** Lid columns per eye (warpMesh: corner, 7 columns, corner). */
+const EYE_COLUMNS = 9;
+
 /**
  * CPU renderer: warps the reference portrait along the animated landmarks by piecewise-affine
  * mapping over a fixed triangulation (face mesh, eyes, mouth, anchored background), and paints an
@@ -78,6 +81,9 @@ export class WarpRenderer implements Renderer {
   private readonly vtx = new Float64Array(8 * 3); // the same attributes at the triangle's 3 vertices
   private teethPx = 0;
   private seal = 0;
+  /** This frame's iris shift (reference px) at the middle of each eye opening; 0 keeps the portrait's gaze. */
+  private gazeDx = 0;
+  private gazeDy = 0;
   private mouthWidthPx = 1;
   private readonly rgb = new Float32Array(3);
   private readonly tmp = new Uint8Array(4);
@@ -157,6 +163,8 @@ export class WarpRenderer implements Renderer {
     this.updateMouth(p);
     this.updateLipCurves(p);
     this.updateEyes(p);
+    this.setGaze(p, req.gaze);
+    const gazing = this.gazeDx !== 0 || this.gazeDy !== 0;
     const refXY = mesh.refXY, tris = mesh.triangles;
     let flipped = 0, collapsed = 0, drawn = 0;
     for (let t = 0, n = tris.length / 3; t < n; t++) {
@@ -172,7 +180,7 @@ export class WarpRenderer implements Renderer {
       const ax = dstXY[2 * a]!, ay = dstXY[2 * a + 1]!, bx = dstXY[2 * b]!, by = dstXY[2 * b + 1]!, cx = dstXY[2 * c]!, cy = dstXY[2 * c + 1]!;
       const kind = mesh.kinds[t]!;
       const same = ax === refXY[2 * a] && ay === refXY[2 * a + 1] && bx === refXY[2 * b] && by === refXY[2 * b + 1] && cx === refXY[2 * c] && cy === refXY[2 * c + 1];
-      if (same && kind !== KIND_MOUTH) {
+      if (same && kind !== KIND_MOUTH && !(gazing && kind === KIND_EYE)) {
         // Unmoved: the reference's own pixels.
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.copySpan);
         continue;
@@ -185,8 +193,8 @@ export class WarpRenderer implements Renderer {
         this.interpolate(8, dArea, ax, ay, bx, by, cx, cy);
         this.setLipEdges(p, a, b, c);
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.mouthSpan);
-      } else if (kind === KIND_EYE && this.setEyeAttributes(p, a, b, c)) {
-        this.interpolate(5, dArea, ax, ay, bx, by, cx, cy);
+      } else if (kind === KIND_EYE && (this.setEyeAttributes(p, a, b, c) || gazing)) {
+        this.interpolate(6, dArea, ax, ay, bx, by, cx, cy);
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.eyeSpan);
       } else {
         rasterizeTriangle(ax, ay, bx, by, cx, cy, width, height, this.warpSpan);
@@ -436,8 +444,28 @@ export class WarpRenderer implements Renderer {
       if (k > 0) closing = true;
       vtx[j] = eyeSide[id]!; vtx[3 + j] = k; vtx[6 + j] = p.eyeGapDst[col]!;
       vtx[9 + j] = refXY[2 * lo]! - refXY[2 * up]!; vtx[12 + j] = refXY[2 * lo + 1]! - refXY[2 * up + 1]!;
+      vtx[15 + j] = (col % EYE_COLUMNS) / (EYE_COLUMNS - 1); // across the eye, corner to corner
     }
     return closing;
+  }
+
+  /**
+   * A driving face's gaze moves the irises: the opening's content shifts by up to 15 % of the eye's width
+   * (a tenth of it vertically) at its middle, fading to nothing at the lids and corners, so the lids stay put.
+   */
+  private setGaze(p: PreparedWarp, gaze: { x: number; y: number } | undefined): void {
+    if (!gaze || (gaze.x === 0 && gaze.y === 0)) {
+      this.gazeDx = this.gazeDy = 0;
+      return;
+    }
+    const { lidUpper, refXY } = p.mesh;
+    let widthSum = 0;
+    for (let e = 0; e + EYE_COLUMNS - 1 < lidUpper.length; e += EYE_COLUMNS) widthSum += dist(refXY, lidUpper[e]!, lidUpper[e + EYE_COLUMNS - 1]!);
+    const eyeWidth = widthSum / Math.max(1, lidUpper.length / EYE_COLUMNS);
+    // Only eyes open enough to show an iris move it: narrow, drawn or carved eyes (a statue's lid line) would kink.
+    const open = clamp01((Math.max(...p.eyeGapRef) / Math.max(1, eyeWidth) - 0.25) / 0.1);
+    this.gazeDx = open * 0.15 * eyeWidth * Math.max(-1, Math.min(1, gaze.x));
+    this.gazeDy = open * 0.1 * eyeWidth * Math.max(-1, Math.min(1, gaze.y));
   }
 
   /** Turn `n` vertex attributes (this.vtx) into plane equations (this.attr) over the destination triangle. */
@@ -461,10 +489,17 @@ export class WarpRenderer implements Renderer {
     const py = y + 0.5 - this.oy;
     for (let x = x0, o = (y * w + x0) * 4; x < x1; x++, o += 4) {
       const px = x + 0.5 - this.ox;
-      const u = this.u0 + this.ux * px + this.uy * py, v = this.v0 + this.vx * px + this.vy * py;
+      let u = this.u0 + this.ux * px + this.uy * py, v = this.v0 + this.vx * px + this.vy * py;
       const k = at[3]! + at[4]! * px + at[5]! * py;
-      if (k <= 0) { this.sample(u, v, out, o); continue; }
       const side = at[0]! + at[1]! * px + at[2]! * py;
+      if (this.gazeDx !== 0 || this.gazeDy !== 0) {
+        const across = clamp01(at[15]! + at[16]! * px + at[17]! * py), s = clamp01(side);
+        // Flat over the middle of the opening (the iris moves whole), easing to 0 at the lids and corners.
+        const wgt = clamp01(6 * s * (1 - s)) * clamp01(1.6 * Math.sin(Math.PI * across));
+        u -= wgt * this.gazeDx;
+        v -= wgt * this.gazeDy;
+      }
+      if (k <= 0) { this.sample(u, v, out, o); continue; }
       const gap = at[6]! + at[7]! * px + at[8]! * py;
       // Nearly shut, what is left of the opening is the lash line of the upper lid.
       const wl = Math.max(clamp01(1 - (side * gap) / lash), clamp01((k - 0.6) * 3));

@@ -56,6 +56,7 @@ const toRequest = (referenceId: string) => (f: MotionFrame): RenderRequest => ({
   landmarks: f.landmarks,
   frameIndex: f.index,
   mouthOpen: f.mouthOpen,
+  ...(f.gaze ? { gaze: f.gaze } : {}),
 });
 
 /** Paths of the four neural graphs in `graphsDir`. */

@@ -178,3 +178,17 @@ test('control messages: face, faceMix, edit and poseTemplate are validated field
   const tpl = parseControlMessage('{"type":"poseTemplate","loop":true,"keyframes":[[0,1,2,3],[100,4,5,6]]}');
   assert.ok('message' in tpl && tpl.message.type === 'poseTemplate' && tpl.message.template?.loop === true && tpl.message.template.keyframes[1]!.rollDeg === 6);
 });
+
+test('the driver\'s gaze (eyeLook blendshapes) reaches the frame on image axes while the face drives', () => {
+  const { drive, at, frame } = rig();
+  const LOOK_OUT_LEFT = 15, LOOK_IN_RIGHT = 14, LOOK_DOWN_LEFT = 11, LOOK_DOWN_RIGHT = 12;
+  assert.equal(drive.gaze, undefined);
+  // Both eyes look toward the subject's left (the image's right) and down.
+  drive.set(face({}, { [LOOK_OUT_LEFT]: 0.6, [LOOK_IN_RIGHT]: 0.6, [LOOK_DOWN_LEFT]: 0.4, [LOOK_DOWN_RIGHT]: 0.4 }));
+  for (const t of [40, 80, 120, 160]) {
+    at(t);
+    frame();
+  }
+  const g = drive.gaze!;
+  assert.ok(Math.abs(g.x - 0.6) < 1e-6 && Math.abs(g.y - 0.4) < 1e-6, JSON.stringify(g));
+});

@@ -256,3 +256,38 @@ describe('WarpRenderer', () => {
     }
   });
 });
+
+test('a driving gaze moves the irises inside the eye openings; the lids and the rest of the face stay', () => {
+  const dark = (img: RgbaImage, ids: number[]): { x: number; n: number } => {
+    // Dark (iris) pixels inside the box of one eye's lid contour.
+    const xs = ids.map((i) => ref.landmarks[2 * i]!), ys = ids.map((i) => ref.landmarks[2 * i + 1]!);
+    let sx = 0, n = 0;
+    for (let y = Math.ceil(Math.min(...ys)) + 1; y < Math.max(...ys) - 1; y++) {
+      for (let x = Math.ceil(Math.min(...xs)) + 2; x < Math.max(...xs) - 2; x++) {
+        const o = (y * 512 + x) * 4;
+        if (0.299 * img.data[o]! + 0.587 * img.data[o + 1]! + 0.114 * img.data[o + 2]! < 90) (sx += x), n++;
+      }
+    }
+    return { x: sx / Math.max(1, n), n };
+  };
+  const at = (gaze?: { x: number; y: number }) => {
+    const out = sentinelFrame();
+    renderer.renderInto({ referenceId: ref.id, landmarks: ref.landmarks, frameIndex: 0, mouthOpen: 0, ...(gaze ? { gaze } : {}) }, out);
+    return out;
+  };
+  const still = at();
+  const right = at({ x: 0.8, y: 0 });
+  const left = at({ x: -0.8, y: 0 });
+  for (const eye of [RIGHT_UPPER.concat(RIGHT_LOWER), LEFT_UPPER.concat(LEFT_LOWER)]) {
+    const [s, r, l] = [dark(still, eye), dark(right, eye), dark(left, eye)];
+    assert.ok(s.n > 20, `an iris to move (${s.n} dark pixels)`);
+    assert.ok(r.x - s.x > 0.8 && s.x - l.x > 0.8, `iris x: left ${l.x.toFixed(1)}, still ${s.x.toFixed(1)}, right ${r.x.toFixed(1)}`);
+  }
+  // Away from the eyes nothing changes.
+  let changed = 0;
+  for (let i = 0; i < still.data.length; i += 4) {
+    const y = Math.floor(i / 4 / 512);
+    if (y > 300 && still.data[i] !== right.data[i]) changed++;
+  }
+  assert.equal(changed, 0);
+});
