@@ -106,16 +106,16 @@ export class AvatarPipeline {
         this.motion.setExpressionScale(msg.scale);
         break;
       case 'face':
-        this.motion.setFace(msg.sample);
+        this.motion.overlay.face.set(msg.sample);
         break;
       case 'faceMix':
-        this.motion.setFaceMouthMix(msg.mouth);
+        this.motion.overlay.face.setMouthMix(msg.mouth);
         break;
       case 'edit':
-        this.motion.setExpressionEdit(msg.values, msg.rampMs);
+        this.motion.overlay.edits.setExpression(msg.values, msg.rampMs);
         break;
       case 'poseTemplate':
-        this.motion.setPoseTemplate(msg.template);
+        this.motion.overlay.edits.setPoseTemplate(msg.template);
         break;
       case 'view':
         // The renderer's temporal context is stale after frames it did not render.

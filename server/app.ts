@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import cors from 'cors';
 import express from 'express';
 import { audioSocketUpgrade } from './api/audioSocketRoute.ts';
 import { requireBearer } from './api/auth.ts';
 import { apiRouter, errorHandler } from './api/routes.ts';
 import type { Config } from './config.ts';
+import { listen } from './listen.ts';
 import { logger, setLogLevel } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { PipelineWorkerPool } from './media/PipelineWorkerPool.ts';
@@ -115,13 +115,7 @@ export async function startServer(fileConfig: Config): Promise<RunningServer> {
   const server: Server = createServer(app);
   const audioSockets = audioSocketUpgrade(config, sessions, token, log);
   server.on('upgrade', audioSockets.handler);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port, url } = await listen(server, config.server.host, config.server.port);
 
   let closing: Promise<void> | undefined;
   return {

@@ -6,9 +6,8 @@
  */
 import { LogMelExtractor, type CueFeatureExtractor } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type HeadPose, type Landmarks2D, type MotionFrame } from '../types.ts';
-import { FaceDrive, faceFields, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
 import { FaceRig } from './FaceRig.ts';
-import { MotionEdits, type ExpressionComponent, type PoseTemplate } from './MotionEdits.ts';
+import { MotionOverlay } from './MotionOverlay.ts';
 import { MediaClock } from './mediaClock.ts';
 import { HeadMotion, type HeadState } from './HeadMotion.ts';
 import { InterruptGlide } from './InterruptGlide.ts';
@@ -79,8 +78,8 @@ export class Audio2Landmarks {
   readonly height: number;
   /** The fitted rig of the reference. */
   readonly rig: FaceRig;
-  private readonly face: FaceDrive;
-  private readonly edits: MotionEdits;
+  /** A live face and the client's edits, layered over every frame. */
+  readonly overlay: MotionOverlay;
 
   private readonly features: CueFeatureExtractor;
   private readonly viseme: VisemeModel;
@@ -113,8 +112,7 @@ export class Audio2Landmarks {
     this.frameMs = 1000 / fps;
     this.clock = new MediaClock(this.frameMs);
     this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
-    this.face = new FaceDrive(this.rig.jawOpenRatio, opts.clock);
-    this.edits = new MotionEdits(opts.clock);
+    this.overlay = new MotionOverlay(this.rig.jawOpenRatio, opts.clock);
     this.features = features ?? new LogMelExtractor();
     this.stepMs = 1000 / this.features.featureRate;
     this.viseme = new VisemeModel(this.features.featureRate);
@@ -174,24 +172,6 @@ export class Audio2Landmarks {
     this.expressionScale = sanitizeExpressionScale(s);
   }
 
-  /** A driver's face sample (null: the face is lost); see FaceDrive. */
-  setFace(sample: FaceSample | null): void {
-    this.face.set(sample);
-  }
-
-  /** Which drives the mouth while a face is present. */
-  setFaceMouthMix(mix: FaceMouthMix): void {
-    this.face.setMouthMix(mix);
-  }
-
-  setExpressionEdit(values: Partial<Record<ExpressionComponent, number>>, rampMs: number): void {
-    this.edits.setExpression(values, rampMs);
-  }
-
-  setPoseTemplate(template: PoseTemplate | null): void {
-    this.edits.setPoseTemplate(template);
-  }
-
   /** Counters for stats. */
   toJSON(): { framesOut: number; samplesSinceClear: number; lookaheadMs: number; fitErrorPx: number } {
     return { framesOut: this.nextIndex, samplesSinceClear: this.samples, lookaheadMs: this.lookaheadMs, fitErrorPx: this.rig.camera.rmsErrorPx };
@@ -249,8 +229,7 @@ export class Audio2Landmarks {
       ty: hr[h + 4]!,
       tz: 0,
     };
-    this.face.apply(c, pose);
-    this.edits.apply(c, pose);
+    this.overlay.apply(c, pose);
     const landmarks = this.rig.landmarks(c, pose, new Float32Array(NUM_LANDMARKS * 2));
     this.interrupt.remember(c, null, pose);
     return {
@@ -260,7 +239,7 @@ export class Audio2Landmarks {
       mouthOpen: clamp(c[RIG.jawOpen]!, 0, 1),
       blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!),
       pose,
-      ...faceFields(this.face),
+      ...this.overlay.frameFields(),
     };
   }
 }

@@ -5,8 +5,7 @@
  */
 import type { MotionFrame } from '../types.ts';
 import { Audio2Landmarks, type Audio2LandmarksOptions, type PoseOverride } from './Audio2Landmarks.ts';
-import type { FaceMouthMix, FaceSample } from './FaceDrive.ts';
-import type { ExpressionComponent, PoseTemplate } from './MotionEdits.ts';
+import type { MotionOverlay } from './MotionOverlay.ts';
 
 /** One session's motion stage. */
 export interface MotionStage {
@@ -25,14 +24,8 @@ export interface MotionStage {
   setPoseOverride(p: PoseOverride | null): void;
   /** Multiplier of the mouth motion, clamped to 0..2. */
   setExpressionScale(s: number): void;
-  /** A live face sample driving pose, eyes, brows and (per the mix) the mouth; null when the face is lost. */
-  setFace(sample: FaceSample | null): void;
-  /** Which drives the mouth while a face is present. */
-  setFaceMouthMix(mix: FaceMouthMix): void;
-  /** Motion editing: expression components set or ramped over `rampMs`. */
-  setExpressionEdit(values: Partial<Record<ExpressionComponent, number>>, rampMs: number): void;
-  /** Motion editing: a head-pose template replacing the audio-driven head turn (null: back to it). */
-  setPoseTemplate(template: PoseTemplate | null): void;
+  /** A live face (pose, eyes, brows, and per its mix the mouth) and motion edits, layered over every frame. */
+  readonly overlay: MotionOverlay;
   /** Counters for stats. */
   toJSON(): Record<string, unknown>;
   /** Release models; later pushes reject. Idempotent. */
@@ -78,20 +71,8 @@ export class EmbeddedMotionStage implements MotionStage {
     this.inner.setExpressionScale(s);
   }
 
-  setFace(sample: FaceSample | null): void {
-    this.inner.setFace(sample);
-  }
-
-  setFaceMouthMix(mix: FaceMouthMix): void {
-    this.inner.setFaceMouthMix(mix);
-  }
-
-  setExpressionEdit(values: Partial<Record<ExpressionComponent, number>>, rampMs: number): void {
-    this.inner.setExpressionEdit(values, rampMs);
-  }
-
-  setPoseTemplate(template: PoseTemplate | null): void {
-    this.inner.setPoseTemplate(template);
+  get overlay(): MotionOverlay {
+    return this.inner.overlay;
   }
 
   toJSON(): Record<string, unknown> {

@@ -10,9 +10,8 @@ import type { AsyncAudioFeatureExtractor } from '../audio/AsyncAudioFeatureExtra
 import { LogMelExtractor, type LogMelFrame } from '../audio/LogMelExtractor.ts';
 import { AUDIO_RATE, NUM_LANDMARKS, type FeatureFrame, type HeadPose, type MotionFrame } from '../types.ts';
 import { mouthOpening, sanitizeExpressionScale, sanitizePoseOverride, type PoseOverride } from './Audio2Landmarks.ts';
-import { FaceDrive, faceFields, type FaceMouthMix, type FaceSample } from './FaceDrive.ts';
 import { FaceRig } from './FaceRig.ts';
-import { MotionEdits, type ExpressionComponent, type PoseTemplate } from './MotionEdits.ts';
+import { MotionOverlay } from './MotionOverlay.ts';
 import { MediaClock } from './mediaClock.ts';
 import { HeadMotion } from './HeadMotion.ts';
 import { InterruptGlide } from './InterruptGlide.ts';
@@ -71,8 +70,7 @@ export class OnnxMotionStage implements MotionStage {
   readonly height: number;
   /** The fitted rig of the reference. */
   readonly rig: FaceRig;
-  private readonly face: FaceDrive;
-  private readonly edits: MotionEdits;
+  readonly overlay: MotionOverlay;
 
   private readonly logmel = new LogMelExtractor();
   private readonly features: AsyncAudioFeatureExtractor | null;
@@ -141,8 +139,7 @@ export class OnnxMotionStage implements MotionStage {
     this.frameMs = 1000 / fps;
     this.clock = new MediaClock(this.frameMs);
     this.rig = new FaceRig(referenceLandmarks, cameraDistanceCm === undefined ? {} : { cameraDistanceCm });
-    this.face = new FaceDrive(this.rig.jawOpenRatio, opts.clock);
-    this.edits = new MotionEdits(opts.clock);
+    this.overlay = new MotionOverlay(this.rig.jawOpenRatio, opts.clock);
     this.features = features === 'logmel' ? null : features;
     this.featureRate = this.features ? this.features.featureRate : this.logmel.featureRate;
     this.firstCentreMs = this.features ? this.features.firstCentreMs : 0;
@@ -248,22 +245,6 @@ export class OnnxMotionStage implements MotionStage {
 
   setExpressionScale(s: number): void {
     this.expressionScale = sanitizeExpressionScale(s);
-  }
-
-  setFace(sample: FaceSample | null): void {
-    this.face.set(sample);
-  }
-
-  setFaceMouthMix(mix: FaceMouthMix): void {
-    this.face.setMouthMix(mix);
-  }
-
-  setExpressionEdit(values: Partial<Record<ExpressionComponent, number>>, rampMs: number): void {
-    this.edits.setExpression(values, rampMs);
-  }
-
-  setPoseTemplate(template: PoseTemplate | null): void {
-    this.edits.setPoseTemplate(template);
   }
 
   toJSON(): Record<string, unknown> {
@@ -507,12 +488,11 @@ export class OnnxMotionStage implements MotionStage {
       pose.yawDeg += o.yaw;
       pose.rollDeg += o.roll;
     }
-    const faceMouth = this.face.apply(c, pose);
+    const faceMouth = this.overlay.apply(c, pose);
     if (offsets && faceMouth > 0) for (let i = 0; i < offsets.length; i++) offsets[i]! *= 1 - faceMouth;
-    this.edits.apply(c, pose);
     const landmarks = this.rig.landmarksWithOffsets(c, offsets, pose, new Float32Array(NUM_LANDMARKS * 2));
     this.interrupt.remember(c, offsets, pose);
     const mouthOpen = this.mesh ? clamp(mouthOpening(landmarks) / this.rig.jawOpenRatio, 0, 1) : clamp(c[RIG.jawOpen]!, 0, 1);
-    return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose, ...faceFields(this.face) };
+    return { index: k, audioTimeMs: k * this.frameMs, landmarks, mouthOpen, blink: Math.max(c[RIG.blinkLeft]!, c[RIG.blinkRight]!), pose, ...this.overlay.frameFields() };
   }
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BLENDSHAPES, LANDMARKS, PAGE_HTML, PAGE_JS, RECORD } from './pageScript.ts';
 import { probeVideo, readRawFrames } from './video.ts';
+import { BLENDSHAPE_NAMES } from '../../engines/motion/FaceDrive.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,16 +46,7 @@ export interface RgbaFrame {
 }
 
 /** MediaPipe's 52 blendshape category names in index order (checked against the model's own names at run time). */
-export const BLENDSHAPE_NAMES: readonly string[] = Object.freeze([
-  '_neutral', 'browDownLeft', 'browDownRight', 'browInnerUp', 'browOuterUpLeft', 'browOuterUpRight', 'cheekPuff',
-  'cheekSquintLeft', 'cheekSquintRight', 'eyeBlinkLeft', 'eyeBlinkRight', 'eyeLookDownLeft', 'eyeLookDownRight',
-  'eyeLookInLeft', 'eyeLookInRight', 'eyeLookOutLeft', 'eyeLookOutRight', 'eyeLookUpLeft', 'eyeLookUpRight',
-  'eyeSquintLeft', 'eyeSquintRight', 'eyeWideLeft', 'eyeWideRight', 'jawForward', 'jawLeft', 'jawOpen', 'jawRight',
-  'mouthClose', 'mouthDimpleLeft', 'mouthDimpleRight', 'mouthFrownLeft', 'mouthFrownRight', 'mouthFunnel', 'mouthLeft',
-  'mouthLowerDownLeft', 'mouthLowerDownRight', 'mouthPressLeft', 'mouthPressRight', 'mouthPucker', 'mouthRight',
-  'mouthRollLower', 'mouthRollUpper', 'mouthShrugLower', 'mouthShrugUpper', 'mouthSmileLeft', 'mouthSmileRight',
-  'mouthStretchLeft', 'mouthStretchRight', 'mouthUpperUpLeft', 'mouthUpperUpRight', 'noseSneerLeft', 'noseSneerRight',
-]);
+export { BLENDSHAPE_NAMES };
 
 /** Inner-lip gap (13-14) / mouth width (61-291) from flat [x,y,z] landmarks in pixels; NaN without a face. */
 export function mouthOpening(landmarks: Float32Array): number {

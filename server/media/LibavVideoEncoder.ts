@@ -20,6 +20,8 @@ import {
 import { InvalidStateError } from '../errors.ts';
 import {
   checkFrameSize,
+  emptyEncoderStats,
+  KeyframeSchedule,
   closedError,
   readProfileLevelId,
   validateConfig,
@@ -27,6 +29,7 @@ import {
   type VideoFrameEncoder,
   type VideoEncoderConfig,
   type VideoEncoderStats,
+  type PendingFrame,
 } from './VideoEncoder.ts';
 import type { AVPixelFormat } from 'node-av/constants';
 
@@ -52,12 +55,8 @@ export function libavEncodersAvailable(): boolean {
   return Codec.findEncoderByName(ENCODERS.h264) !== null && Codec.findEncoderByName(ENCODERS.vp8) !== null;
 }
 
-interface Pending {
+interface Pending extends PendingFrame {
   pts: bigint;
-  timestampUs: number;
-  submittedAt: number;
-  resolve: (frame: EncodedVideoFrame) => void;
-  reject: (err: Error) => void;
 }
 
 /**
@@ -76,14 +75,14 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
   private readonly packet: Packet;
   private readonly pending: Pending[] = [];
   private nextPts = 0n;
-  private framesSinceKeyframe = 0;
-  private keyframeRequested = true;
   private isClosed = false;
   private profileLevelId: string | undefined;
-  private readonly stats: VideoEncoderStats = { frames: 0, keyframes: 0, keyframeRequests: 0, bytes: 0, dropped: 0, errors: 0, encodeMsTotal: 0 };
+  private readonly stats: VideoEncoderStats = emptyEncoderStats();
+  private readonly keyframes: KeyframeSchedule;
 
   constructor(config: VideoEncoderConfig) {
     this.config = Object.freeze(validateConfig(config));
+    this.keyframes = new KeyframeSchedule(this.config.keyframeIntervalFrames);
     const { codec, width, height, fps, bitrateKbps } = this.config;
     const encoder = Codec.findEncoderByName(ENCODERS[codec]);
     if (!encoder) throw new InvalidStateError(`node-av's FFmpeg has no ${ENCODER_NAMES[codec]} encoder`);
@@ -139,12 +138,7 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
     if (this.isClosed) return Promise.reject(closedError(this.config.codec));
     const sizeError = checkFrameSize(rgba, this.config);
     if (sizeError) return Promise.reject(sizeError);
-    const keyFrame = forceKeyframe || this.keyframeRequested || this.framesSinceKeyframe >= this.config.keyframeIntervalFrames;
-    if (keyFrame) {
-      this.keyframeRequested = false;
-      this.framesSinceKeyframe = 0;
-    }
-    this.framesSinceKeyframe++;
+    const keyFrame = this.keyframes.next(forceKeyframe);
     return new Promise<EncodedVideoFrame>((resolve, reject) => {
       const pts = this.nextPts++;
       this.pending.push({ pts, timestampUs, submittedAt: performance.now(), resolve, reject });
@@ -166,7 +160,7 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
 
   requestKeyframe(): void {
     this.stats.keyframeRequests++;
-    this.keyframeRequested = true;
+    this.keyframes.request();
   }
 
   close(): void {
@@ -198,7 +192,7 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
       if (!waiter) continue;
       if (keyframe) {
         this.stats.keyframes++;
-        if (this.pending.length === 0) this.framesSinceKeyframe = 1;
+        if (this.pending.length === 0) this.keyframes.restart();
         if (this.config.codec === 'h264' && this.profileLevelId === undefined) this.profileLevelId = readProfileLevelId(data);
       }
       this.stats.frames++;

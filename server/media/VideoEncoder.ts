@@ -78,6 +78,50 @@ export function h264ProfileOf(backend: EncoderBackend | 'auto'): 'constrained-ba
   return backend === 'libav' ? 'constrained-baseline' : 'high';
 }
 
+/**
+ * Which frames are keyframes: the first, every `intervalFrames` counted from the last keyframe, any forced or requested
+ * (PLI/FIR) one; an encoder-chosen keyframe (scene cut) also restarts the count, as x264's keyint does.
+ */
+export class KeyframeSchedule {
+  private sinceKeyframe = 0;
+  private requested = true;
+
+  constructor(private readonly intervalFrames: number) {}
+
+  /** Whether the next frame submitted is a keyframe (and counts it). */
+  next(force: boolean): boolean {
+    const key = force || this.requested || this.sinceKeyframe >= this.intervalFrames;
+    if (key) {
+      this.requested = false;
+      this.sinceKeyframe = 0;
+    }
+    this.sinceKeyframe++;
+    return key;
+  }
+
+  request(): void {
+    this.requested = true;
+  }
+
+  /** A keyframe came out with nothing queued behind it: the count restarts there. */
+  restart(): void {
+    this.sinceKeyframe = 1;
+  }
+}
+
+/** A frame submitted to an encoder and not yet output. */
+export interface PendingFrame {
+  timestampUs: number;
+  submittedAt: number;
+  resolve: (frame: EncodedVideoFrame) => void;
+  reject: (err: Error) => void;
+}
+
+/** Fresh counters of an encoder. */
+export function emptyEncoderStats(): VideoEncoderStats {
+  return { frames: 0, keyframes: 0, keyframeRequests: 0, bytes: 0, dropped: 0, errors: 0, encodeMsTotal: 0 };
+}
+
 /** Builds encoders of one backend. */
 export type VideoEncoderFactory = (config: VideoEncoderConfig) => VideoFrameEncoder;
 

@@ -1,17 +1,10 @@
 import { VideoEncoder as NativeVideoEncoder, VideoFrame } from '@napi-rs/webcodecs';
 import type { EncodedVideoChunk } from '@napi-rs/webcodecs';
 import { InvalidStateError } from '../errors.ts';
-import { checkFrameSize, closedError, readProfileLevelId, validateConfig, type EncodedVideoFrame, type VideoFrameEncoder, type VideoEncoderConfig, type VideoEncoderStats } from './VideoEncoder.ts';
+import { checkFrameSize, closedError, emptyEncoderStats, KeyframeSchedule, readProfileLevelId, validateConfig, type EncodedVideoFrame, type VideoFrameEncoder, type VideoEncoderConfig, type VideoEncoderStats, type PendingFrame } from './VideoEncoder.ts';
 
 /** An encoder that returns nothing for this long with frames pending is failed, ms. */
 const STALL_TIMEOUT_MS = 2000;
-
-interface PendingFrame {
-  timestampUs: number;
-  submittedAt: number;
-  resolve: (frame: EncodedVideoFrame) => void;
-  reject: (err: Error) => void;
-}
 
 /**
  * RGBA -> H.264 (Annex B) or VP8 over @napi-rs/webcodecs, with keyframes under our control.
@@ -25,8 +18,6 @@ export class WebCodecsVideoEncoder implements VideoFrameEncoder {
   readonly config: Readonly<VideoEncoderConfig>;
   private readonly encoder: NativeVideoEncoder;
   private readonly pending: PendingFrame[] = [];
-  private framesSinceKeyframe = 0;
-  private keyframeRequested = true;
   private isClosed = false;
   private profileLevelId: string | undefined;
   /**
@@ -34,10 +25,12 @@ export class WebCodecsVideoEncoder implements VideoFrameEncoder {
    * output callback does not, so a script awaiting encode() would otherwise exit early.
    */
   private watchdog: NodeJS.Timeout | undefined;
-  private readonly stats: VideoEncoderStats = { frames: 0, keyframes: 0, keyframeRequests: 0, bytes: 0, dropped: 0, errors: 0, encodeMsTotal: 0 };
+  private readonly stats: VideoEncoderStats = emptyEncoderStats();
+  private readonly keyframes: KeyframeSchedule;
 
   constructor(config: VideoEncoderConfig) {
     this.config = Object.freeze(validateConfig(config));
+    this.keyframes = new KeyframeSchedule(this.config.keyframeIntervalFrames);
     const { codec, width, height, fps, bitrateKbps } = this.config;
     this.encoder = new NativeVideoEncoder({
       output: (chunk) => this.onOutput(chunk),
@@ -75,12 +68,7 @@ export class WebCodecsVideoEncoder implements VideoFrameEncoder {
     const sizeError = checkFrameSize(rgba, this.config);
     if (sizeError) return Promise.reject(sizeError);
     const { width, height } = this.config;
-    const keyFrame = forceKeyframe || this.keyframeRequested || this.framesSinceKeyframe >= this.config.keyframeIntervalFrames;
-    if (keyFrame) {
-      this.keyframeRequested = false;
-      this.framesSinceKeyframe = 0;
-    }
-    this.framesSinceKeyframe++;
+    const keyFrame = this.keyframes.next(forceKeyframe);
     return new Promise<EncodedVideoFrame>((resolve, reject) => {
       const frame = new VideoFrame(rgba, { format: 'RGBA', codedWidth: width, codedHeight: height, timestamp: timestampUs });
       this.pending.push({ timestampUs, submittedAt: performance.now(), resolve, reject });
@@ -98,7 +86,7 @@ export class WebCodecsVideoEncoder implements VideoFrameEncoder {
   /** Makes the next encoded frame a keyframe (on PLI/FIR). */
   requestKeyframe(): void {
     this.stats.keyframeRequests++;
-    this.keyframeRequested = true;
+    this.keyframes.request();
   }
 
   /** Closes the encoder; pending encodes reject with InvalidStateError. Idempotent. */
@@ -135,7 +123,7 @@ export class WebCodecsVideoEncoder implements VideoFrameEncoder {
       this.stats.keyframes++;
       // An encoder-chosen keyframe (scene cut) also restarts the interval, like x264's keyint.
       // Only when nothing is queued behind it, so the count stays tied to submit order.
-      if (this.pending.length === 0) this.framesSinceKeyframe = 1;
+      if (this.pending.length === 0) this.keyframes.restart();
       if (this.config.codec === 'h264' && this.profileLevelId === undefined) this.profileLevelId = readProfileLevelId(data);
     }
     this.stats.frames++;

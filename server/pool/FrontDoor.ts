@@ -1,11 +1,12 @@
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { Config } from '../config.ts';
+import { listen } from '../listen.ts';
 import { logger } from '../logger.ts';
 import { frontDoorRoute, placementOrder } from './frontDoorRoutes.ts';
 import { MediaProcess } from './MediaProcess.ts';
@@ -256,13 +257,7 @@ export async function startFrontDoor(config: Config, args: string[], size = pool
     socket.on('close', close);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port, url } = await listen(server, config.server.host, config.server.port);
   log.info({ processes: processes.map((p) => ({ process: p.index, pid: p.pid, cores: p.settings.cores, workers: p.settings.workers })) }, 'process pool up');
   let closing: Promise<void> | undefined;
   return {
