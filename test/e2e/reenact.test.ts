@@ -19,7 +19,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const REAL = join(ROOT, '../shared/media/real');
 const DRIVER = join(REAL, 'talking/EDTalk__uncrop_Obama.mp4');
 const PORTRAITS = [join(ROOT, 'assets/portraits/astronaut.png'), join(REAL, 'portraits/liveportrait_s6.jpg'), join(REAL, 'portraits/sadtalker_art_0.png')];
-const SECONDS = 6;
+// The same window as `npm run eval:reenact`.
+const SECONDS = 8;
 const missing = [DRIVER, ...PORTRAITS].filter((p) => !existsSync(p));
 
 const series = (frames: FaceMeasurement[]): FaceSeries => frames.map((f) => (f.found ? { opening: f.opening, yawDeg: headAnglesFromMatrix(f.matrix).yawDeg } : null));
