@@ -18,19 +18,8 @@ import {
   SoftwareScaleContext,
 } from 'node-av';
 import { InvalidStateError } from '../errors.ts';
-import {
-  checkFrameSize,
-  emptyEncoderStats,
-  KeyframeSchedule,
-  closedError,
-  readProfileLevelId,
-  validateConfig,
-  type EncodedVideoFrame,
-  type VideoFrameEncoder,
-  type VideoEncoderConfig,
-  type VideoEncoderStats,
-  type PendingFrame,
-} from './VideoEncoder.ts';
+import { EncoderBase, type PendingFrame } from './EncoderBase.ts';
+import type { VideoEncoderConfig } from './VideoEncoder.ts';
 import type { AVPixelFormat } from 'node-av/constants';
 
 /**
@@ -66,23 +55,16 @@ interface Pending extends PendingFrame {
  * double-frees codec option dictionaries. Frames own their buffers (alloc + fromBuffer copies): Frame.fromVideoBuffer
  * keeps a pointer into the caller's Buffer and crashes once V8 collects it.
  */
-export class LibavVideoEncoder implements VideoFrameEncoder {
-  readonly config: Readonly<VideoEncoderConfig>;
+export class LibavVideoEncoder extends EncoderBase<Pending> {
   private readonly context: CodecContext;
   private readonly scaler: SoftwareScaleContext;
   private readonly rgbaFrame: Frame;
   private readonly yuvFrame: Frame;
   private readonly packet: Packet;
-  private readonly pending: Pending[] = [];
   private nextPts = 0n;
-  private isClosed = false;
-  private profileLevelId: string | undefined;
-  private readonly stats: VideoEncoderStats = emptyEncoderStats();
-  private readonly keyframes: KeyframeSchedule;
 
   constructor(config: VideoEncoderConfig) {
-    this.config = Object.freeze(validateConfig(config));
-    this.keyframes = new KeyframeSchedule(this.config.keyframeIntervalFrames);
+    super(config);
     const { codec, width, height, fps, bitrateKbps } = this.config;
     const encoder = Codec.findEncoderByName(ENCODERS[codec]);
     if (!encoder) throw new InvalidStateError(`node-av's FFmpeg has no ${ENCODER_NAMES[codec]} encoder`);
@@ -122,56 +104,23 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
     this.packet.alloc();
   }
 
-  get closed(): boolean {
-    return this.isClosed;
-  }
 
-  get pendingFrames(): number {
-    return this.pending.length;
-  }
-
-  get h264ProfileLevelId(): string | undefined {
-    return this.profileLevelId;
-  }
-
-  encode(rgba: Uint8Array, timestampUs: number, forceKeyframe = false): Promise<EncodedVideoFrame> {
-    if (this.isClosed) return Promise.reject(closedError(this.config.codec));
-    const sizeError = checkFrameSize(rgba, this.config);
-    if (sizeError) return Promise.reject(sizeError);
-    const keyFrame = this.keyframes.next(forceKeyframe);
-    return new Promise<EncodedVideoFrame>((resolve, reject) => {
-      const pts = this.nextPts++;
-      this.pending.push({ pts, timestampUs, submittedAt: performance.now(), resolve, reject });
-      try {
-        this.rgbaFrame.fromBuffer(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength));
-        // The codec may still reference the previous picture's buffers.
-        this.yuvFrame.makeWritable();
-        this.scaler.scaleFrameSync(this.yuvFrame, this.rgbaFrame);
-        this.yuvFrame.pts = pts;
-        this.yuvFrame.pictType = keyFrame ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-        const sent = this.context.sendFrameSync(this.yuvFrame);
-        if (sent < 0) throw new Error(`send frame failed (FFmpeg error ${sent})`);
-        this.drain();
-      } catch (err) {
-        this.fail(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
-  }
-
-  requestKeyframe(): void {
-    this.stats.keyframeRequests++;
-    this.keyframes.request();
-  }
-
-  close(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.rejectAll(new InvalidStateError(`VideoEncoder closed, pending frame aborted [codec:${this.config.codec}]`));
-    this.release();
-  }
-
-  toJSON(): VideoEncoderStats & { pending: number; closed: boolean } {
-    return { ...this.stats, pending: this.pending.length, closed: this.isClosed };
+  protected submit(rgba: Uint8Array, keyFrame: boolean, waiter: PendingFrame): void {
+    const pts = this.nextPts++;
+    this.pending.push({ ...waiter, pts });
+    try {
+      this.rgbaFrame.fromBuffer(Buffer.from(rgba.buffer, rgba.byteOffset, rgba.byteLength));
+      // The codec may still reference the previous picture's buffers.
+      this.yuvFrame.makeWritable();
+      this.scaler.scaleFrameSync(this.yuvFrame, this.rgbaFrame);
+      this.yuvFrame.pts = pts;
+      this.yuvFrame.pictType = keyFrame ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+      const sent = this.context.sendFrameSync(this.yuvFrame);
+      if (sent < 0) throw new Error(`send frame failed (FFmpeg error ${sent})`);
+      this.drain();
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private drain(): void {
@@ -183,37 +132,13 @@ export class LibavVideoEncoder implements VideoFrameEncoder {
       const data = bytes ? new Uint8Array(bytes) : new Uint8Array(0);
       this.packet.unref();
       // Outputs come in submit order; anything older than this packet was dropped by the encoder (rate control).
-      while (this.pending.length > 0 && this.pending[0]!.pts < pts) {
-        const lost = this.pending.shift()!;
-        this.stats.dropped++;
-        lost.reject(new Error(`encoder dropped frame [timestampUs:${lost.timestampUs}]`));
-      }
+      while (this.pending.length > 0 && this.pending[0]!.pts < pts) this.drop(this.pending.shift()!);
       const waiter = this.pending[0]?.pts === pts ? this.pending.shift() : undefined;
-      if (!waiter) continue;
-      if (keyframe) {
-        this.stats.keyframes++;
-        if (this.pending.length === 0) this.keyframes.restart();
-        if (this.config.codec === 'h264' && this.profileLevelId === undefined) this.profileLevelId = readProfileLevelId(data);
-      }
-      this.stats.frames++;
-      this.stats.bytes += data.length;
-      this.stats.encodeMsTotal += performance.now() - waiter.submittedAt;
-      waiter.resolve({ data, keyframe, timestampUs: waiter.timestampUs });
+      if (waiter) this.deliver(waiter, data, keyframe);
     }
   }
 
-  private fail(err: Error): void {
-    this.stats.errors++;
-    this.isClosed = true;
-    this.rejectAll(new InvalidStateError(`VideoEncoder failed: ${err.message} [codec:${this.config.codec}]`));
-    this.release();
-  }
-
-  private rejectAll(err: Error): void {
-    for (const waiter of this.pending.splice(0)) waiter.reject(err);
-  }
-
-  private release(): void {
+  protected release(): void {
     this.context.freeContext();
     this.scaler.freeContext();
     this.rgbaFrame.free();

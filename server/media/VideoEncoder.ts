@@ -1,5 +1,3 @@
-import { InvalidStateError } from '../errors.ts';
-
 /** Video codecs this server sends. */
 export type VideoCodecName = 'h264' | 'vp8';
 
@@ -78,86 +76,5 @@ export function h264ProfileOf(backend: EncoderBackend | 'auto'): 'constrained-ba
   return backend === 'libav' ? 'constrained-baseline' : 'high';
 }
 
-/**
- * Which frames are keyframes: the first, every `intervalFrames` counted from the last keyframe, any forced or requested
- * (PLI/FIR) one; an encoder-chosen keyframe (scene cut) also restarts the count, as x264's keyint does.
- */
-export class KeyframeSchedule {
-  private sinceKeyframe = 0;
-  private requested = true;
-
-  constructor(private readonly intervalFrames: number) {}
-
-  /** Whether the next frame submitted is a keyframe (and counts it). */
-  next(force: boolean): boolean {
-    const key = force || this.requested || this.sinceKeyframe >= this.intervalFrames;
-    if (key) {
-      this.requested = false;
-      this.sinceKeyframe = 0;
-    }
-    this.sinceKeyframe++;
-    return key;
-  }
-
-  request(): void {
-    this.requested = true;
-  }
-
-  /** A keyframe came out with nothing queued behind it: the count restarts there. */
-  restart(): void {
-    this.sinceKeyframe = 1;
-  }
-}
-
-/** A frame submitted to an encoder and not yet output. */
-export interface PendingFrame {
-  timestampUs: number;
-  submittedAt: number;
-  resolve: (frame: EncodedVideoFrame) => void;
-  reject: (err: Error) => void;
-}
-
-/** Fresh counters of an encoder. */
-export function emptyEncoderStats(): VideoEncoderStats {
-  return { frames: 0, keyframes: 0, keyframeRequests: 0, bytes: 0, dropped: 0, errors: 0, encodeMsTotal: 0 };
-}
-
 /** Builds encoders of one backend. */
 export type VideoEncoderFactory = (config: VideoEncoderConfig) => VideoFrameEncoder;
-
-/** Rejects an encode() on a closed encoder. */
-export function closedError(codec: VideoCodecName): InvalidStateError {
-  return new InvalidStateError(`VideoEncoder is closed [codec:${codec}]`);
-}
-
-/** Checks an RGBA frame's size; the error names the expected shape. */
-export function checkFrameSize(rgba: Uint8Array, { width, height }: VideoEncoderConfig): TypeError | undefined {
-  if (rgba.length === width * height * 4) return undefined;
-  return new TypeError(`rgba must be ${width}x${height}x4 = ${width * height * 4} bytes, got ${rgba.length}`);
-}
-
-export function validateConfig(config: VideoEncoderConfig): VideoEncoderConfig {
-  const { codec, width, height, fps, bitrateKbps, keyframeIntervalFrames } = config;
-  if (codec !== 'h264' && codec !== 'vp8') throw new TypeError(`codec must be 'h264' or 'vp8', got ${String(codec)}`);
-  for (const [name, value] of [['width', width], ['height', height]] as const) {
-    if (!Number.isInteger(value) || value < 16 || value > 4096 || value % 2 !== 0) {
-      throw new TypeError(`${name} must be an even integer in [16, 4096] px, got ${value}`);
-    }
-  }
-  if (!(fps > 0 && fps <= 120)) throw new TypeError(`fps must be in (0, 120], got ${fps}`);
-  if (!(bitrateKbps >= 50 && bitrateKbps <= 50000)) throw new TypeError(`bitrateKbps must be in [50, 50000], got ${bitrateKbps}`);
-  if (!Number.isInteger(keyframeIntervalFrames) || keyframeIntervalFrames < 1) {
-    throw new TypeError(`keyframeIntervalFrames must be an integer >= 1, got ${keyframeIntervalFrames}`);
-  }
-  return { codec, width, height, fps, bitrateKbps, keyframeIntervalFrames };
-}
-
-/** profile_idc, constraint flags and level_idc of the first SPS in an Annex B access unit, as 6 hex digits. */
-export function readProfileLevelId(annexB: Uint8Array): string | undefined {
-  for (let i = 0; i + 6 < annexB.length; i++) {
-    if (annexB[i] === 0 && annexB[i + 1] === 0 && annexB[i + 2] === 1 && (annexB[i + 3]! & 0x1f) === 7) {
-      return Array.from(annexB.subarray(i + 4, i + 7), (b) => b.toString(16).padStart(2, '0')).join('');
-    }
-  }
-  return undefined;
-}
