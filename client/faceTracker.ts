@@ -7,6 +7,7 @@
  */
 import { FaceLandmarker, FilesetResolver, type FaceLandmarkerResult } from '@mediapipe/tasks-vision';
 import { headAnglesFromMatrix, mouthOpeningOf } from '../engines/face/mediaPipePose.ts';
+import { NUM_BLENDSHAPES } from '../engines/face/blendshapes.ts';
 
 const WASM_PATH = '/vendor/mediapipe/wasm';
 const MODEL_PATH = '/models/face_landmarker.task';
@@ -36,8 +37,8 @@ export function faceMessageOf(result: FaceLandmarkerResult, width: number, heigh
   const open = mouthOpeningOf((i) => lm[i]!.x * width, (i) => lm[i]!.y * height);
   if (!Number.isFinite(open)) return undefined;
   const angles = headAnglesFromMatrix(matrix);
-  const bs = new Array<number>(52).fill(0);
-  for (const c of categories) if (c.index >= 0 && c.index < 52) bs[c.index] = round3(c.score);
+  const bs = new Array<number>(NUM_BLENDSHAPES).fill(0);
+  for (const c of categories) if (c.index >= 0 && c.index < NUM_BLENDSHAPES) bs[c.index] = round3(c.score);
   return { type: 'face', pose: [round3(angles.yawDeg), round3(angles.pitchDeg), round3(angles.rollDeg)], open: round3(open), bs, t: Math.round(t) };
 }
 

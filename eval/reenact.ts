@@ -7,12 +7,11 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { headAnglesFromMatrix } from '../engines/face/mediaPipePose.ts';
 import { renderFile } from '../tools/render/renderFile.ts';
-import { FaceMeasurer, type FaceMeasurement } from './measure/FaceMeasurer.ts';
+import { FaceMeasurer } from './measure/FaceMeasurer.ts';
 import { readRawFrames, probeVideo } from './measure/video.ts';
 import { pickFrames, writeContactSheet, type SheetColumn } from './real/contactSheet.ts';
-import { alignOffline, type FaceSeries, type FollowScore } from './reenact/faceSeries.ts';
+import { alignOffline, faceSeriesOf, type FollowScore } from './reenact/faceSeries.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const REAL = join(ROOT, '../shared/media/real');
@@ -27,8 +26,6 @@ const drivers = pick(
   values.drivers,
 );
 const portraits = pick([join(ROOT, 'assets/portraits/astronaut.png'), join(REAL, 'portraits/liveportrait_s6.jpg'), join(REAL, 'portraits/sadtalker_art_0.png')], values.portraits);
-
-const series = (frames: FaceMeasurement[]): FaceSeries => frames.map((f) => (f.found ? { opening: f.opening, yawDeg: headAnglesFromMatrix(f.matrix).yawDeg } : null));
 
 async function framesOf(path: string, n: number): Promise<{ width: number; height: number; data: Uint8Array }[]> {
   const { width, height } = await probeVideo(path);
@@ -49,7 +46,7 @@ try {
       const out = join(tmp, `${name}.mp4`);
       await renderFile({ videoPath: driver, portraitPath: portrait, outPath: out, maxSeconds: seconds, fps: FPS });
       const oursFrames = (await measurer.measureVideo(out, FPS)).frames;
-      const score = alignOffline(series(truthFrames), series(oursFrames));
+      const score = alignOffline(faceSeriesOf(truthFrames), faceSeriesOf(oursFrames));
       const faceFound = oursFrames.filter((f) => f.found).length;
       cases.push({ driver: basename(driver), portrait: basename(portrait), frames: oursFrames.length, faceFound, ...score });
       process.stderr.write(

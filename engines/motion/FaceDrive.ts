@@ -5,20 +5,9 @@
  * to the audio when the face is lost or samples stop.
  */
 import type { HeadPose } from '../types.ts';
+import { BLENDSHAPE_NAMES } from '../face/blendshapes.ts';
 import { RIG } from './rigBases.ts';
 
-/** MediaPipe's 52 blendshape names in the order FaceLandmarker reports them (faceBlendshapes[0].categories). */
-export const BLENDSHAPE_NAMES: readonly string[] = Object.freeze([
-  '_neutral', 'browDownLeft', 'browDownRight', 'browInnerUp', 'browOuterUpLeft', 'browOuterUpRight', 'cheekPuff',
-  'cheekSquintLeft', 'cheekSquintRight', 'eyeBlinkLeft', 'eyeBlinkRight', 'eyeLookDownLeft', 'eyeLookDownRight',
-  'eyeLookInLeft', 'eyeLookInRight', 'eyeLookOutLeft', 'eyeLookOutRight', 'eyeLookUpLeft', 'eyeLookUpRight',
-  'eyeSquintLeft', 'eyeSquintRight', 'eyeWideLeft', 'eyeWideRight', 'jawForward', 'jawLeft', 'jawOpen', 'jawRight',
-  'mouthClose', 'mouthDimpleLeft', 'mouthDimpleRight', 'mouthFrownLeft', 'mouthFrownRight', 'mouthFunnel', 'mouthLeft',
-  'mouthLowerDownLeft', 'mouthLowerDownRight', 'mouthPressLeft', 'mouthPressRight', 'mouthPucker', 'mouthRight',
-  'mouthRollLower', 'mouthRollUpper', 'mouthShrugLower', 'mouthShrugUpper', 'mouthSmileLeft', 'mouthSmileRight',
-  'mouthStretchLeft', 'mouthStretchRight', 'mouthUpperUpLeft', 'mouthUpperUpRight', 'noseSneerLeft', 'noseSneerRight',
-]);
-export const NUM_BLENDSHAPES = 52;
 
 const B = Object.fromEntries(BLENDSHAPE_NAMES.map((n, i) => [n, i])) as Record<string, number>;
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BLENDSHAPES, LANDMARKS, PAGE_HTML, PAGE_JS, RECORD } from './pageScript.ts';
 import { probeVideo, readRawFrames } from './video.ts';
-import { BLENDSHAPE_NAMES } from '../../engines/motion/FaceDrive.ts';
+import { BLENDSHAPE_NAMES } from '../../engines/face/blendshapes.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -45,8 +45,7 @@ export interface RgbaFrame {
   data: Uint8Array;
 }
 
-/** MediaPipe's 52 blendshape category names in index order (checked against the model's own names at run time). */
-export { BLENDSHAPE_NAMES };
+
 
 /** Inner-lip gap (13-14) / mouth width (61-291) from flat [x,y,z] landmarks in pixels; NaN without a face. */
 export function mouthOpening(landmarks: Float32Array): number {

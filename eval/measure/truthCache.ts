@@ -14,7 +14,8 @@ import { basename, join } from 'node:path';
 import { resampleAll } from '../../server/media/Resampler.ts';
 import { decodeWav } from '../../server/media/wav.ts';
 import { AUDIO_RATE } from '../../engines/types.ts';
-import { BLENDSHAPE_NAMES, type FaceMeasurer } from './FaceMeasurer.ts';
+import { BLENDSHAPE_NAMES } from '../../engines/face/blendshapes.ts';
+import type { FaceMeasurer } from './FaceMeasurer.ts';
 import { LANDMARKS } from './pageScript.ts';
 import { extractAudioWav } from './video.ts';
 

@@ -1,7 +1,16 @@
 /** Driver vs avatar, frame by frame: how well the avatar's jaw and head yaw follow the driver's (both measured by MediaPipe). */
+import { headAnglesFromMatrix } from '../../engines/face/mediaPipePose.ts';
+import type { FaceMeasurement } from '../measure/FaceMeasurer.ts';
+import { mean, std } from '../real/metrics.ts';
+import { pearson } from '../scoring.ts';
 
 /** Per frame: mouth opening (inner-lip gap / width) and head yaw (degrees), or null where no face was found. */
 export type FaceSeries = ({ opening: number; yawDeg: number } | null)[];
+
+/** The series of a measured video. */
+export function faceSeriesOf(frames: readonly FaceMeasurement[]): FaceSeries {
+  return frames.map((f) => (f.found ? { opening: f.opening, yawDeg: headAnglesFromMatrix(f.matrix).yawDeg } : null));
+}
 
 export interface FollowScore {
   /** avatar frame i shows driver frame (i + lag) (mod the driver's length for a looped driver). */
@@ -17,23 +26,6 @@ export interface FollowScore {
   driverYawStd: number;
   /** std of the avatar's opening / the driver's. */
   jawAmplitude: number;
-}
-
-const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
-const std = (a: number[]) => Math.sqrt(mean(a.map((v) => (v - mean(a)) ** 2)));
-
-function pearson(a: number[], b: number[]): number {
-  const ma = mean(a);
-  const mb = mean(b);
-  let xy = 0;
-  let xx = 0;
-  let yy = 0;
-  for (let i = 0; i < a.length; i++) {
-    xy += (a[i]! - ma) * (b[i]! - mb);
-    xx += (a[i]! - ma) ** 2;
-    yy += (b[i]! - mb) ** 2;
-  }
-  return xx > 0 && yy > 0 ? xy / Math.sqrt(xx * yy) : Number.NaN;
 }
 
 /** Scores the pairing avatar[i] ~ driver[index(i)]. */

@@ -1,4 +1,5 @@
-import { FACE_MOUTH_MIXES, NUM_BLENDSHAPES, type FaceMouthMix, type FaceSample } from '../../engines/motion/FaceDrive.ts';
+import { NUM_BLENDSHAPES } from '../../engines/face/blendshapes.ts';
+import { FACE_MOUTH_MIXES, type FaceMouthMix, type FaceSample } from '../../engines/motion/FaceDrive.ts';
 
 /** Head angles beyond this are not a face a webcam tracks: refused, degrees. */
 const MAX_ANGLE_DEG = 90;

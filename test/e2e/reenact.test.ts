@@ -10,9 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { headAnglesFromMatrix } from '../../engines/face/mediaPipePose.ts';
-import { FaceMeasurer, type FaceMeasurement } from '../../eval/measure/FaceMeasurer.ts';
-import { alignOffline, type FaceSeries } from '../../eval/reenact/faceSeries.ts';
+import { FaceMeasurer } from '../../eval/measure/FaceMeasurer.ts';
+import { alignOffline, faceSeriesOf, type FaceSeries } from '../../eval/reenact/faceSeries.ts';
 import { renderFile } from '../../tools/render/renderFile.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -23,8 +22,6 @@ const PORTRAITS = [join(ROOT, 'assets/portraits/astronaut.png'), join(REAL, 'por
 const SECONDS = 8;
 const missing = [DRIVER, ...PORTRAITS].filter((p) => !existsSync(p));
 
-const series = (frames: FaceMeasurement[]): FaceSeries => frames.map((f) => (f.found ? { opening: f.opening, yawDeg: headAnglesFromMatrix(f.matrix).yawDeg } : null));
-
 describe('offline reenactment of a talking clip onto three portraits', { timeout: 600_000, skip: missing.length ? `missing ${missing.join(', ')}` : false }, () => {
   let tmp = '';
   let measurer: FaceMeasurer;
@@ -32,7 +29,7 @@ describe('offline reenactment of a talking clip onto three portraits', { timeout
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'e2e-reenact-'));
     measurer = await FaceMeasurer.open();
-    driver = series((await measurer.measureVideo(DRIVER, 25)).frames.slice(0, SECONDS * 25));
+    driver = faceSeriesOf((await measurer.measureVideo(DRIVER, 25)).frames.slice(0, SECONDS * 25));
   });
   after(async () => {
     await measurer?.close();
@@ -46,7 +43,7 @@ describe('offline reenactment of a talking clip onto three portraits', { timeout
       assert.equal(result.frames, SECONDS * 25);
       const streams = execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'csv=p=0', out], { encoding: 'utf8' }).trim().split('\n');
       assert.deepEqual(streams.sort(), ['audio', 'video']);
-      const ours = series((await measurer.measureVideo(out, 25)).frames);
+      const ours = faceSeriesOf((await measurer.measureVideo(out, 25)).frames);
       const found = ours.filter((f) => f !== null).length;
       const s = alignOffline(driver, ours);
       console.log(`reenact ${portrait.split('/').pop()}: jaw r ${s.jawR.toFixed(3)} (amplitude ${s.jawAmplitude.toFixed(2)}), yaw RMS ${s.yawRmsDeg.toFixed(2)} deg (driver std ${s.driverYawStd.toFixed(1)}), lag ${s.lag}, face ${found}/${ours.length}`);

@@ -13,12 +13,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import type { AvatarDebug } from '../../client/debugState.ts';
-import { headAnglesFromMatrix } from '../../engines/face/mediaPipePose.ts';
-import { FaceMeasurer, type FaceMeasurement } from '../../eval/measure/FaceMeasurer.ts';
+import { FaceMeasurer } from '../../eval/measure/FaceMeasurer.ts';
 import { launchChromium, newLoggedPage } from '../helpers/chromium.ts';
 import { buildClientBundles } from '../helpers/clientBundle.ts';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.ts';
-import { alignLooped, type FaceSeries } from '../../eval/reenact/faceSeries.ts';
+import { alignLooped, faceSeriesOf, type FaceSeries } from '../../eval/reenact/faceSeries.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SPEECH = join(ROOT, 'assets/speech/jfk.wav');
@@ -26,10 +25,6 @@ const DRIVER = join(ROOT, '../shared/media/real/driving/LivePortrait__d3.mp4');
 const OUT_DIR = join(ROOT, 'test-output');
 const RECORD_MS = 14_000;
 const SIDE = 360;
-
-function series(frames: FaceMeasurement[]): FaceSeries {
-  return frames.map((f) => (f.found ? { opening: f.opening, yawDeg: headAnglesFromMatrix(f.matrix).yawDeg } : null));
-}
 
 describe('webcam drives the portrait (demo page, Chromium fake camera)', { timeout: 300_000, skip: existsSync(DRIVER) ? false : `missing ${DRIVER}` }, () => {
   let server: Awaited<ReturnType<typeof startServerProcess>> | null = null;
@@ -46,7 +41,7 @@ describe('webcam drives the portrait (demo page, Chromium fake camera)', { timeo
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', DRIVER, '-vf', `fps=25,scale=${SIDE}:${SIDE}:force_original_aspect_ratio=increase,crop=${SIDE}:${SIDE}`, '-pix_fmt', 'yuv420p', '-an', y4m]);
     const measurer = await FaceMeasurer.open();
     try {
-      driver = series((await measurer.measureVideo(y4m, 25)).frames);
+      driver = faceSeriesOf((await measurer.measureVideo(y4m, 25)).frames);
     } finally {
       await measurer.close();
     }
@@ -105,7 +100,7 @@ describe('webcam drives the portrait (demo page, Chromium fake camera)', { timeo
     const measurer = await FaceMeasurer.open();
     let avatar: FaceSeries;
     try {
-      avatar = series((await measurer.measureVideo(webm, 25)).frames);
+      avatar = faceSeriesOf((await measurer.measureVideo(webm, 25)).frames);
     } finally {
       await measurer.close();
     }

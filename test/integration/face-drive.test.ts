@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { AvatarClient, type ServerMessage } from '../../loadtest/AvatarClient.ts';
 import { startServer, type RunningServer } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
+import { pearson } from '../../eval/scoring.ts';
 import { measuredFps } from '../helpers/frameRate.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,20 +17,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function sample(open: number, yaw: number, t: number): Record<string, unknown> {
   const bs = new Array<number>(52).fill(0);
   return { type: 'face', pose: [yaw, 0, 0], open, bs, t };
-}
-
-function pearson(a: number[], b: number[]): number {
-  const ma = a.reduce((s, v) => s + v, 0) / a.length;
-  const mb = b.reduce((s, v) => s + v, 0) / b.length;
-  let xy = 0;
-  let xx = 0;
-  let yy = 0;
-  a.forEach((v, i) => {
-    xy += (v - ma) * (b[i]! - mb);
-    xx += (v - ma) ** 2;
-    yy += (b[i]! - mb) ** 2;
-  });
-  return xy / Math.sqrt(xx * yy);
 }
 
 describe('a live face drives the avatar over the "face" data channel', { timeout: 120_000 }, () => {
