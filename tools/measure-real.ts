@@ -1,5 +1,5 @@
 // Fill the truth cache: MediaPipe FaceLandmarker measurements (and 16 kHz audio) of every real talking clip.
-// `npm run measure:real [-- --force] [--cases a,b]`; clips already measured (same size and mtime) are skipped.
+// `npm run measure:real [-- --force] [--cases a,b]`; clips already measured (same size and content hash) are skipped.
 // Writes .cache/real/audio/<clip>.wav and .cache/real/truth/<clip>.{json,lmk.f32} (eval/measure/truthCache.ts).
 import { parseArgs } from 'node:util';
 import { FaceMeasurer } from '../eval/measure/FaceMeasurer.ts';

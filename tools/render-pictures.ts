@@ -27,12 +27,13 @@ const SIZE = 512;
 /** Tile side in the grid, px. */
 const TILE = 176;
 
-/** Portraits shown: a photo with closed lips, a smile with teeth, a painting, an illustration, the bundled astronaut. */
+/** Portraits shown: a photo with closed lips, a smile with teeth, a painting, an illustration, a photo caught mid-word, the bundled astronaut. */
 const PORTRAITS: [label: string, path: string][] = [
   ['photo, closed lips', join(args.corpus!, 'sadtalker_people_0.png')],
   ['photo, smiling with teeth', join(args.corpus!, 'edtalk_leijun.png')],
   ['painting', join(args.corpus!, 'liveportrait_s0.jpg')],
   ['illustration', join(args.corpus!, 'sadtalker_art_3.png')],
+  ['photo, mouth open mid-word', join(args.corpus!, 'vexpress_aoc_ref.jpg')],
   ['bundled portrait', join(ROOT, 'assets/portraits/astronaut.png')],
 ];
 

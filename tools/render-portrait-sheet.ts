@@ -109,7 +109,7 @@ async function main(): Promise<void> {
           mouthTiles.push(await sharp(frame.data, raw).extract({ left: mouthBox.left, top: mouthBox.top, width: mouthBox.side, height: mouthBox.side }).resize(MOUTH_TILE, MOUTH_TILE, { kernel: 'nearest' }).removeAlpha().png().toBuffer());
         }
       }
-      console.log(`${name}: jaw gain ${rig.jawGain.toFixed(2)} lip drop ${rig.lipDropGain.toFixed(2)} jaw1 ${rig.jawOpenRatio.toFixed(2)} restSeal ${rig.restSeal.toFixed(2)} folded in reference ${buildWarpMesh(ref.landmarks, SIZE, SIZE).foldedInReference} |${times}`);
+      console.log(`${name}: jaw gain ${rig.jawGain.toFixed(2)} lip drop ${rig.lipDropGain.toFixed(2)} jaw1 ${rig.jawOpenRatio.toFixed(2)} restJaw ${rig.restJaw.toFixed(2)} restSeal ${rig.restSeal.toFixed(2)} folded in reference ${buildWarpMesh(ref.landmarks, SIZE, SIZE).foldedInReference} |${times}`);
       rows.push(await strip(tiles, TILE, name));
       mouthRows.push(await strip(mouthTiles, MOUTH_TILE, name));
       renderer.release(ref.id);

@@ -22,6 +22,10 @@ const MID_LIDS = [[386, 374], [159, 145]] as const;
 
 /** Head rotation pivot in the canonical frame (near the top of the neck, behind the jaw), cm. */
 const PIVOT = [0, -2, -6] as const;
+/** Lip gap (fraction of mouth width) at rest that the seal closes; a wider reference gap is first closed by the jaw. */
+const REST_LIP_GAP = 0.12;
+/** The most the rest jaw raises (jaw coefficient units; 1 ~ 14 degrees). */
+const MAX_REST_JAW_RAISE = 1;
 
 /** The zero pose. */
 export const NEUTRAL_POSE: Readonly<HeadPose> = Object.freeze({ pitchDeg: 0, yawDeg: 0, rollDeg: 0, tx: 0, ty: 0, tz: 0 });
@@ -48,6 +52,8 @@ const finiteOr0 = (x: number): number => (Number.isFinite(x) ? x : 0);
 export class FaceRig {
   /** Fitted camera of the reference (weak perspective) and its fit error. */
   readonly camera: CameraFit;
+  /** Jaw coefficient (<= 0) that raises a reference's dropped jaw at rest; the seal closes what it leaves. */
+  readonly restJaw: number;
   /** Lip-seal coefficient that closes the reference's own lip gap at rest (0 when its lips already meet). */
   readonly restSeal: number;
   /** Output pixels per canonical centimetre at the head. */
@@ -102,20 +108,34 @@ export class FaceRig {
     this.project(CANONICAL_VERTICES, NEUTRAL_POSE, neutral);
     for (let i = 0; i < neutral.length; i++) this.base[i] = referenceLandmarks[i]! - neutral[i]!;
 
-    // Rest seal: the coefficient whose change of the 13->14 gap cancels the reference's gap.
-    const sealed = new Float32Array(NUM_LANDMARKS * 2);
-    const c = new Float32Array(NUM_RIG_COEFFS);
-    c[RIG.lipSeal] = 1;
-    this.project(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), NEUTRAL_POSE, sealed);
-    const dx = sealed[28]! - sealed[26]! - (neutral[28]! - neutral[26]!);
-    const dy = sealed[29]! - sealed[27]! - (neutral[29]! - neutral[27]!);
+    // Rest jaw: a reference with a dropped jaw closes mostly by raising the jaw, so the lower lip and chin keep their
+    // shape; sealing that whole gap by stretching the lips paints a lip-coloured blob that reads as an open mouth.
+    const gapChange = (slot: number, v: number, extra?: (c: Float32Array) => void): [number, number] => {
+      const moved = new Float32Array(NUM_LANDMARKS * 2);
+      const c = new Float32Array(NUM_RIG_COEFFS);
+      c[slot] = v;
+      extra?.(c);
+      this.project(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), NEUTRAL_POSE, moved);
+      return [moved[28]! - moved[26]! - (neutral[28]! - neutral[26]!), moved[29]! - moved[27]! - (neutral[29]! - neutral[27]!)];
+    };
     const gx = referenceLandmarks[28]! - referenceLandmarks[26]!;
     const gy = referenceLandmarks[29]! - referenceLandmarks[27]!;
+    const refWidth = Math.hypot(referenceLandmarks[582]! - referenceLandmarks[122]!, referenceLandmarks[583]! - referenceLandmarks[123]!);
+    const gapLen = Math.hypot(gx, gy);
+    const [jx, jy] = gapChange(RIG.jawOpen, -1);
+    const jClose = gapLen > 1e-9 ? -(gx * jx + gy * jy) / gapLen : 0; // gap closed per unit of jaw raise
+    const excess = gapLen - REST_LIP_GAP * refWidth;
+    this.restJaw = jClose > 1e-9 && excess > 0 ? -Math.min(MAX_REST_JAW_RAISE, excess / jClose) : 0;
+    // Rest seal: the coefficient whose change of the 13->14 gap cancels what the rest jaw leaves of the reference's gap.
+    const [jrx, jry] = gapChange(RIG.jawOpen, this.restJaw);
+    const [dx, dy] = gapChange(RIG.lipSeal, 1);
+    const rx = gx + jrx, ry = gy + jry;
     const d2 = dx * dx + dy * dy;
-    this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(8, -(gx * dx + gy * dy) / d2)) : 0;
+    this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(8, -(rx * dx + ry * dy) / d2)) : 0;
     // The lip gap that lipPress 1 returns to: the sealed rest mouth's own (~0 at 13-14 after retargeting).
-    c.fill(0);
+    const c = new Float32Array(NUM_RIG_COEFFS);
     c[RIG.lipSeal] = this.restSeal;
+    c[RIG.jawOpen] = this.restJaw;
     this.columnGaps(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), this.restGap);
 
     // Gains start neutral so that the probes below see the raw bases, then are solved per portrait.
@@ -239,7 +259,7 @@ export class FaceRig {
     c[RIG.blinkLeft] = c[RIG.blinkLeft]! * this.blinkGain[0];
     c[RIG.blinkRight] = c[RIG.blinkRight]! * this.blinkGain[1];
     const jaw = c[RIG.jawOpen]!;
-    c[RIG.jawOpen] = jaw * this.jawGain;
+    c[RIG.jawOpen] = jaw * this.jawGain + this.restJaw;
     const mesh = this.deform(c, this.mesh);
     const drop = jaw * this.lipDropGain;
     if (drop !== 0) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + drop * LIP_DROP_BASIS[i]!;

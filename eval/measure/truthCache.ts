@@ -6,10 +6,11 @@
  *   .cache/real/truth/<clip>.json      TruthJson (below)
  *   .cache/real/truth/<clip>.lmk.f32   frames x 478 x 3 float32 little-endian (pixels), NaN where no face
  *
- * The json is written last, so its presence marks a complete entry; `source` keys it to the clip's size and mtime.
+ * The json is written last, so its presence marks a complete entry; `source` keys it to the clip's size and content hash.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { resampleAll } from '../../server/media/Resampler.ts';
 import { decodeWav } from '../../server/media/wav.ts';
@@ -39,8 +40,8 @@ export interface TruthJson {
   opening: (number | null)[];
   /** 52 scores per frame; null where no face */
   blendshapes: (number[] | null)[];
-  /** what was measured: the clip's size and mtime, and the cache version */
-  source: { size: number; mtimeMs: number; version: number };
+  /** what was measured: the clip's size and content hash, and the cache version */
+  source: { size: number; sha256: string; version: number };
 }
 
 /** A loaded truth entry. */
@@ -67,9 +68,10 @@ export async function listClips(): Promise<string[]> {
   return (await readdir(TALKING_DIR)).filter((f) => f.endsWith('.mp4')).map((f) => basename(f, '.mp4')).sort();
 }
 
+// Keyed by content, not mtime: the shared corpus is re-mounted with fresh mtimes, which used to force a re-measure.
 async function sourceKey(clip: string): Promise<TruthJson['source']> {
-  const s = await stat(clipPath(clip));
-  return { size: s.size, mtimeMs: Math.round(s.mtimeMs), version: TRUTH_VERSION };
+  const bytes = await readFile(clipPath(clip));
+  return { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), version: TRUTH_VERSION };
 }
 
 /** Whether the cache holds an up-to-date entry (truth json + landmarks + wav) for the clip. */
@@ -78,7 +80,7 @@ export async function isCached(clip: string): Promise<boolean> {
   try {
     const json = JSON.parse(await readFile(truthJsonPath(clip), 'utf8')) as TruthJson;
     const key = await sourceKey(clip);
-    return json.source?.size === key.size && json.source.mtimeMs === key.mtimeMs && json.source.version === key.version;
+    return json.source?.size === key.size && json.source.sha256 === key.sha256 && json.source.version === key.version;
   } catch {
     return false;
   }

@@ -33,6 +33,8 @@ const POSES = {
 } as const satisfies Record<string, RigPose>;
 type Pose = keyof typeof POSES;
 const POSE_NAMES = Object.keys(POSES) as Pose[];
+/** Measured opening at rest (closed pose) must be below this on every portrait. */
+const MAX_REST_OPENING = 0.15;
 /** Measured opening (inner-lip gap / mouth width) must grow by at least this from closed to half and half to wide. */
 const OPENING_STEP = 0.05;
 /** Away from the mouth and eyes: mean absolute difference to the portrait (0-255) and share of pixels off by > 16. */
@@ -104,6 +106,13 @@ describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? 
   test('the measured mouth opening grows from closed to half-open to wide-open on every portrait', () => {
     const flat = cases.filter((c) => !(c.measured.half.opening > c.measured.closed.opening + OPENING_STEP && c.measured.wide.opening > c.measured.half.opening + OPENING_STEP));
     assert.deepEqual(flat.map((c) => `${c.name}: ${POSE_NAMES.map((p) => c.measured[p].opening.toFixed(3)).join(' < ')}`), []);
+  });
+
+  test('the mouth closes at rest on every portrait, open-mouth ones included', () => {
+    // Real speakers' lips part to about 0.15 of the mouth width between words; a portrait caught mid-word (an open
+    // jaw) used to stay that open at rest (vexpress_aoc_ref measured 0.47 before its jaw was raised at rest).
+    const open = cases.filter((c) => !(c.measured.closed.opening < MAX_REST_OPENING));
+    assert.deepEqual(open.map((c) => `${c.name}: portrait ${c.portrait.opening.toFixed(3)}, closed ${c.measured.closed.opening.toFixed(3)}`), []);
   });
 
   test('no dark mouth-interior paint appears outside the lips', () => {

@@ -113,6 +113,28 @@ test('retargeting keeps identity: neutral coefficients give the reference with i
   assert.ok(mouthOpening(out) < 0.01, `rest mouth opening ${mouthOpening(out)}`);
 });
 
+test('a reference with a dropped jaw closes at rest by raising the jaw: the chin comes up, the lower lip keeps its thickness', () => {
+  const closedRef = synthLandmarks(20, 0, 0, 0, 256, 256);
+  const closedRig = new FaceRig(closedRef, { cameraDistanceCm: Infinity });
+  // The same face with its jaw dropped (the rig's own jaw), as in a portrait caught mid-word.
+  const c = new Float32Array(NUM_RIG_COEFFS);
+  c[RIG.jawOpen] = 0.8;
+  const openRef = Float32Array.from(closedRig.landmarks(c, NEUTRAL_POSE, new Float32Array(936)));
+  assert.ok(mouthOpening(openRef) > 0.3, `open reference ${mouthOpening(openRef)}`);
+  const rig = new FaceRig(openRef, { cameraDistanceCm: Infinity });
+  assert.ok(rig.restJaw < -0.3, `rest jaw ${rig.restJaw}`);
+  assert.equal(closedRig.restJaw, 0, 'a closed reference keeps its jaw');
+  const rest = rig.landmarks(new Float32Array(NUM_RIG_COEFFS), NEUTRAL_POSE, new Float32Array(936));
+  assert.ok(mouthOpening(rest) < 0.02, `rest opening ${mouthOpening(rest)}`);
+  assert.ok(openRef[2 * 152 + 1]! - rest[2 * 152 + 1]! > 0.5 * (openRef[2 * 152 + 1]! - closedRef[2 * 152 + 1]!), 'the chin came up');
+  const thickness = (l: Float32Array): number => l[2 * 17 + 1]! - l[2 * 14 + 1]!; // lower lip, inner to outer at the middle
+  // (The seal alone would stretch it to close the whole gap: 0.44 of the mouth's width, about twice its thickness.)
+  assert.ok(Math.abs(thickness(rest) - thickness(openRef)) < 0.3 * thickness(openRef), `lower lip ${thickness(openRef)} -> ${thickness(rest)}`);
+  // And it still opens from there.
+  c[RIG.jawOpen] = 0.5;
+  assert.ok(mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936))) > 0.15);
+});
+
 test('pose yaw turns the nose toward the image right, pitch moves it down', () => {
   const ref = synthLandmarks(20, 0, 0, 0, 256, 256);
   const rig = new FaceRig(ref, { cameraDistanceCm: Infinity });
