@@ -23,7 +23,7 @@ const MID_LIDS = [[386, 374], [159, 145]] as const;
 /** Head rotation pivot in the canonical frame (near the top of the neck, behind the jaw), cm. */
 const PIVOT = [0, -2, -6] as const;
 /** Lip gap (fraction of mouth width) at rest that the seal closes; a wider reference gap is first closed by the jaw. */
-const REST_LIP_GAP = 0.12;
+const REST_LIP_GAP = 0.06;
 /** The most the rest jaw raises (jaw coefficient units; 1 ~ 14 degrees). */
 const MAX_REST_JAW_RAISE = 1;
 
@@ -52,7 +52,7 @@ const finiteOr0 = (x: number): number => (Number.isFinite(x) ? x : 0);
 export class FaceRig {
   /** Fitted camera of the reference (weak perspective) and its fit error. */
   readonly camera: CameraFit;
-  /** Jaw coefficient (<= 0) that raises a reference's dropped jaw at rest; the seal closes what it leaves. */
+  /** Jaw coefficient (<= 0) that raises a reference's dropped jaw at rest (baked into the retargeting offsets); the seal closes what it leaves. */
   readonly restJaw: number;
   /** Lip-seal coefficient that closes the reference's own lip gap at rest (0 when its lips already meet). */
   readonly restSeal: number;
@@ -110,12 +110,14 @@ export class FaceRig {
 
     // Rest jaw: a reference with a dropped jaw closes mostly by raising the jaw, so the lower lip and chin keep their
     // shape; sealing that whole gap by stretching the lips paints a lip-coloured blob that reads as an open mouth.
-    const gapChange = (slot: number, v: number, extra?: (c: Float32Array) => void): [number, number] => {
+    const shifted = (slot: number, v: number): Float32Array => {
       const moved = new Float32Array(NUM_LANDMARKS * 2);
       const c = new Float32Array(NUM_RIG_COEFFS);
       c[slot] = v;
-      extra?.(c);
-      this.project(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), NEUTRAL_POSE, moved);
+      return this.project(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), NEUTRAL_POSE, moved);
+    };
+    const gapChange = (slot: number, v: number): [number, number] => {
+      const moved = shifted(slot, v);
       return [moved[28]! - moved[26]! - (neutral[28]! - neutral[26]!), moved[29]! - moved[27]! - (neutral[29]! - neutral[27]!)];
     };
     const gx = referenceLandmarks[28]! - referenceLandmarks[26]!;
@@ -126,6 +128,12 @@ export class FaceRig {
     const jClose = gapLen > 1e-9 ? -(gx * jx + gy * jy) / gapLen : 0; // gap closed per unit of jaw raise
     const excess = gapLen - REST_LIP_GAP * refWidth;
     this.restJaw = jClose > 1e-9 && excess > 0 ? -Math.min(MAX_REST_JAW_RAISE, excess / jClose) : 0;
+    // Applied as a fixed image-plane offset, like the reference's own gap that it cancels: as a 3D rotation its depth
+    // component would turn into a sideways shear of the lower lip whenever the head turns.
+    if (this.restJaw !== 0) {
+      const raised = shifted(RIG.jawOpen, this.restJaw);
+      for (let i = 0; i < neutral.length; i++) this.base[i] = this.base[i]! + raised[i]! - neutral[i]!;
+    }
     // Rest seal: the coefficient whose change of the 13->14 gap cancels what the rest jaw leaves of the reference's gap.
     const [jrx, jry] = gapChange(RIG.jawOpen, this.restJaw);
     const [dx, dy] = gapChange(RIG.lipSeal, 1);
@@ -135,7 +143,6 @@ export class FaceRig {
     // The lip gap that lipPress 1 returns to: the sealed rest mouth's own (~0 at 13-14 after retargeting).
     const c = new Float32Array(NUM_RIG_COEFFS);
     c[RIG.lipSeal] = this.restSeal;
-    c[RIG.jawOpen] = this.restJaw;
     this.columnGaps(this.deform(c, new Float32Array(NUM_LANDMARKS * 3)), this.restGap);
 
     // Gains start neutral so that the probes below see the raw bases, then are solved per portrait.
@@ -259,7 +266,7 @@ export class FaceRig {
     c[RIG.blinkLeft] = c[RIG.blinkLeft]! * this.blinkGain[0];
     c[RIG.blinkRight] = c[RIG.blinkRight]! * this.blinkGain[1];
     const jaw = c[RIG.jawOpen]!;
-    c[RIG.jawOpen] = jaw * this.jawGain + this.restJaw;
+    c[RIG.jawOpen] = jaw * this.jawGain;
     const mesh = this.deform(c, this.mesh);
     const drop = jaw * this.lipDropGain;
     if (drop !== 0) for (let i = 0; i < mesh.length; i++) mesh[i] = mesh[i]! + drop * LIP_DROP_BASIS[i]!;

@@ -106,11 +106,14 @@ test('retargeting keeps identity: neutral coefficients give the reference with i
   for (const i of EYES) ref[2 * i]! += 3;
   const rig = new FaceRig(ref);
   const out = rig.landmarks(new Float32Array(NUM_RIG_COEFFS), NEUTRAL_POSE, new Float32Array(936));
-  for (const i of [...EYES, ...BROWS, 1, 4, 152, 234, 454]) {
+  for (const i of [...EYES, ...BROWS, 1, 4, 234, 454]) {
     assert.ok(Math.abs(out[2 * i]! - ref[2 * i]!) < 1e-3 && Math.abs(out[2 * i + 1]! - ref[2 * i + 1]!) < 1e-3, `landmark ${i}`);
   }
   assert.ok(mouthOpening(ref) > 0.08, 'the canonical reference mouth is slightly open');
   assert.ok(mouthOpening(out) < 0.01, `rest mouth opening ${mouthOpening(out)}`);
+  // Lips parted by 0.11 of the mouth width close partly by the jaw: the chin rises by under 2.5 mm (20 px/cm here).
+  const chinRise = ref[2 * 152 + 1]! - out[2 * 152 + 1]!;
+  assert.ok(chinRise >= 0 && chinRise < 0.25 * 20, `chin rose ${chinRise} px`);
 });
 
 test('a reference with a dropped jaw closes at rest by raising the jaw: the chin comes up, the lower lip keeps its thickness', () => {
@@ -123,13 +126,19 @@ test('a reference with a dropped jaw closes at rest by raising the jaw: the chin
   assert.ok(mouthOpening(openRef) > 0.3, `open reference ${mouthOpening(openRef)}`);
   const rig = new FaceRig(openRef, { cameraDistanceCm: Infinity });
   assert.ok(rig.restJaw < -0.3, `rest jaw ${rig.restJaw}`);
-  assert.equal(closedRig.restJaw, 0, 'a closed reference keeps its jaw');
+  const sealedRef = Float32Array.from(closedRig.landmarks(new Float32Array(NUM_RIG_COEFFS), NEUTRAL_POSE, new Float32Array(936)));
+  assert.equal(new FaceRig(sealedRef, { cameraDistanceCm: Infinity }).restJaw, 0, 'a reference whose lips meet keeps its jaw');
   const rest = rig.landmarks(new Float32Array(NUM_RIG_COEFFS), NEUTRAL_POSE, new Float32Array(936));
   assert.ok(mouthOpening(rest) < 0.02, `rest opening ${mouthOpening(rest)}`);
   assert.ok(openRef[2 * 152 + 1]! - rest[2 * 152 + 1]! > 0.5 * (openRef[2 * 152 + 1]! - closedRef[2 * 152 + 1]!), 'the chin came up');
   const thickness = (l: Float32Array): number => l[2 * 17 + 1]! - l[2 * 14 + 1]!; // lower lip, inner to outer at the middle
   // (The seal alone would stretch it to close the whole gap: 0.44 of the mouth's width, about twice its thickness.)
   assert.ok(Math.abs(thickness(rest) - thickness(openRef)) < 0.3 * thickness(openRef), `lower lip ${thickness(openRef)} -> ${thickness(rest)}`);
+  // Closed whatever the head does (a 3D jaw raise would shear the lower lip sideways on a turn).
+  for (const yawDeg of [-15, 15]) {
+    const turned = rig.landmarks(new Float32Array(NUM_RIG_COEFFS), { ...NEUTRAL_POSE, yawDeg, pitchDeg: 8 }, new Float32Array(936));
+    assert.ok(mouthOpening(turned) < 0.02, `yaw ${yawDeg}: opening ${mouthOpening(turned)}`);
+  }
   // And it still opens from there.
   c[RIG.jawOpen] = 0.5;
   assert.ok(mouthOpening(rig.landmarks(c, NEUTRAL_POSE, new Float32Array(936))) > 0.15);
