@@ -134,10 +134,11 @@ export class FaceRig {
       const raised = shifted(RIG.jawOpen, this.restJaw);
       for (let i = 0; i < neutral.length; i++) this.base[i] = this.base[i]! + raised[i]! - neutral[i]!;
     }
-    // Rest seal: the coefficient whose change of the 13->14 gap cancels what the rest jaw leaves of the reference's gap.
-    const [jrx, jry] = gapChange(RIG.jawOpen, this.restJaw);
+    // Rest seal: the coefficient whose change of the 13->14 gap cancels what the rest jaw leaves of the reference's gap
+    // (the gap of base + neutral, i.e. the retargeted rest without the seal).
     const [dx, dy] = gapChange(RIG.lipSeal, 1);
-    const rx = gx + jrx, ry = gy + jry;
+    const rx = this.base[28]! + neutral[28]! - this.base[26]! - neutral[26]!;
+    const ry = this.base[29]! + neutral[29]! - this.base[27]! - neutral[27]!;
     const d2 = dx * dx + dy * dy;
     this.restSeal = d2 > 1e-9 ? Math.max(0, Math.min(8, -(rx * dx + ry * dy) / d2)) : 0;
     // The lip gap that lipPress 1 returns to: the sealed rest mouth's own (~0 at 13-14 after retargeting).
