@@ -253,8 +253,10 @@ class Amplified(nn.Module):
 
 
 def main():
+    global PAST_MS, PAST, WINDOW
     ap = argparse.ArgumentParser()
     ap.add_argument('--epochs', type=int, default=10)
+    ap.add_argument('--past-ms', type=int, default=PAST_MS, help='audio context before the frame time, ms (no latency cost)')
     ap.add_argument('--gain', type=float, default=1.8, help='amplitude stretch of the exported opening (from the LOSO amplitude ratio)')
     ap.add_argument('--loso', action='store_true', help='leave-one-speaker-out validation against the rules')
     ap.add_argument('--folds', action='store_true', help='export hold-out models (one per fold) for eval:real')
@@ -264,6 +266,9 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'eval-output', 'audio2mouth-loso.json'))
     args = ap.parse_args()
     torch.set_num_threads(1)
+    PAST_MS = args.past_ms
+    PAST = PAST_MS * FEATURE_RATE // 1000
+    WINDOW = PAST + FUTURE + 1
     for kv in args.opt:
         k, v = kv.split('=')
         OPTS[k] = type(OPTS[k])(v) if not isinstance(OPTS[k], bool) else v in ('1', 'true')
