@@ -45,6 +45,10 @@ export interface WhepViewerOptions {
   keep?: boolean;
   onFrame?: (frame: EncodedVideoFrame) => void;
   onAudio?: (packet: DecodedAudioPacket) => void;
+  /** Every video RTP packet as it arrives (retransmissions included). */
+  onVideoRtp?: (rtp: RtpPacket) => void;
+  /** Drop this share of inbound media packets (%), to exercise NACK retransmission. */
+  inboundLossPercent?: number;
   /** Deadline for each HTTP request (ms, default 10000). */
   requestTimeoutMs?: number;
   /** Deadline for ICE gathering (ms, default 5000). */
@@ -128,7 +132,7 @@ export class WhepViewer {
     this.state = 'connecting';
     this.connectStartMs = performance.now();
     try {
-      const { pc, transports } = createClientPeer(this.options.codec);
+      const { pc, transports } = createClientPeer(this.options.codec, this.options.inboundLossPercent);
       this.pc = pc;
       this.transports = transports;
       pc.connectionStateChange.subscribe((s) => {
@@ -233,6 +237,7 @@ export class WhepViewer {
   }
 
   private onVideoRtp(rtp: RtpPacket): void {
+    this.options.onVideoRtp?.(rtp);
     const frame = this.assembler.push(rtp, performance.now());
     if (!frame) return;
     this.counts.frames++;

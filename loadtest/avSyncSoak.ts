@@ -25,6 +25,8 @@ export interface AvSyncSoakOptions {
   windowS: number;
   url: string | null;
   config: string | null;
+  /** taskset CPU list for the server it starts; null: not pinned. */
+  serverCpus: string | null;
   reference: string | null;
   token: string | null;
   sampleRate: AgentSampleRate;
@@ -61,6 +63,11 @@ interface RunResult {
   driftMsPerMin: number | null;
   serverCpuMeanPct: number | null;
   serverCpuMaxPct: number | null;
+  /** The session's render + encode per frame (its own averages, ms) and which path its outputs took. */
+  renderEncodeMs: number | null;
+  fanout: { native: number; werift: number } | null;
+  /** CPU the server spent sending to the outputs (its own measure, thread CPU time), % of a core; null if unknown. */
+  sendCpuPct: number | null;
   pairs: OnsetPair[];
   serverSamples: ProcSample[];
   error: string | null;
@@ -94,10 +101,20 @@ export async function runAvSyncSoak(opts: AvSyncSoakOptions, stop: StopSignal): 
         fmt(r.windows.at(-1)?.latencyP95),
       ]),
     ]);
+    const cost = viewerCost(runs);
+    if (cost) {
+      console.log(
+        `viewer cost: ${fmt(cost.perViewerPct, 2)}% of a core each (${cost.fromViewers} -> ${cost.toViewers} viewers, send path ${cost.path}); ` +
+          `${cost.toViewers} viewers ${fmt(cost.viewersPct, 1)}% = ${fmt(cost.ofRenderEncodePct, 1)}% of the session's render + encode ` +
+          `(${fmt(cost.renderEncodeMs, 2)} ms a frame at ${fmt(cost.fps, 1)} fps = ${fmt(cost.renderEncodePct, 1)}% of a core)` +
+          (cost.sendingPct === null ? '' : `; the sending itself ${fmt(cost.sendingPct, 2)}% = ${fmt(cost.sendingOfRenderEncodePct, 1)}%`),
+      );
+    }
   }
   const report = {
     startedAt: new Date().toISOString(),
     options: opts,
+    viewerCost: viewerCost(runs),
     runs: runs.map((r) => ({ ...r, pairs: r.pairs.map((p) => ({ audioMs: round(p.audioMs, 1), offsetMs: round(p.offsetMs, 1) })) })),
   };
   await writeFile(opts.outPath, JSON.stringify(report, null, 2) + '\n');
@@ -109,14 +126,14 @@ async function runOnce(opts: AvSyncSoakOptions, viewerCount: number, blockPcm: F
   let server: ServerProcess | null = null;
   let baseUrl = opts.url;
   if (!baseUrl) {
-    server = await startServerProcess(opts.config, opts.outPath.replace(/\.json$/, '') + `.v${viewerCount}.server.log`);
+    server = await startServerProcess(opts.config, opts.outPath.replace(/\.json$/, '') + `.v${viewerCount}.server.log`, opts.serverCpus);
     baseUrl = server.url;
     console.log(`server pid ${server.child.pid} ${baseUrl}`);
   }
   const token = opts.token ?? undefined;
   const t0 = performance.now();
   const sampler = server ? new ProcSampler(server.child.pid!, t0) : null;
-  const result: RunResult = { viewers: viewerCount, windows: [], overall: null, driftMsPerMin: null, serverCpuMeanPct: null, serverCpuMaxPct: null, pairs: [], serverSamples: [], error: null };
+  const result: RunResult = { viewers: viewerCount, windows: [], overall: null, driftMsPerMin: null, serverCpuMeanPct: null, serverCpuMaxPct: null, renderEncodeMs: null, fanout: null, sendCpuPct: null, pairs: [], serverSamples: [], error: null };
   let agent: VoiceAgentClient | null = null;
   const viewers: WhepViewer[] = [];
   let recorder: ViewerSyncRecorder | null = null;
@@ -145,6 +162,8 @@ async function runOnce(opts: AvSyncSoakOptions, viewerCount: number, blockPcm: F
     await Promise.all(viewers.map((v) => v.waitForConnected()));
     await viewers[0]!.waitForFrames(25);
     sampler?.start();
+    const sendAtStart = await fetchSession(sessionUrl, token);
+    const sendFrom = { ms: sendAtStart?.fanout?.sendCpuMs ?? null, t: performance.now() };
 
     const deadline = performance.now() + opts.durationS * 1000;
     const speaker = agent;
@@ -177,6 +196,10 @@ async function runOnce(opts: AvSyncSoakOptions, viewerCount: number, blockPcm: F
       const spanS = (now - windowStart) / 1000;
       const fpsNow = viewers.map((v, i) => (v.getStats().frames - framesAtWindowStart[i]!) / spanS);
       const session = await fetchSession(sessionUrl, token);
+      if (session?.renderMsAvg !== undefined && session.encodeMsAvg !== undefined) result.renderEncodeMs = round(session.renderMsAvg + session.encodeMsAvg, 2);
+      if (session?.fanout) result.fanout = { native: session.fanout.native, werift: session.fanout.werift };
+      const sendMs = session?.fanout?.sendCpuMs;
+      if (typeof sendMs === 'number' && sendFrom.ms !== null) result.sendCpuPct = round(((sendMs - sendFrom.ms) / (performance.now() - sendFrom.t)) * 100, 2);
       const samples = sampler?.samples.filter((s) => s.tMs >= windowStart - t0) ?? [];
       const row: WindowRow = {
         window: w,
@@ -260,9 +283,45 @@ async function runOnce(opts: AvSyncSoakOptions, viewerCount: number, blockPcm: F
   return result;
 }
 
+/**
+ * What the viewers cost, from the runs with the fewest and the most viewers: the CPU difference per added viewer,
+ * scaled to the larger count, against the session's own render + encode (its per-frame averages at the frame rate).
+ */
+export function viewerCost(runs: readonly Pick<RunResult, 'viewers' | 'serverCpuMeanPct' | 'renderEncodeMs' | 'fanout' | 'windows' | 'sendCpuPct'>[]) {
+  const ok = runs.filter((r) => r.serverCpuMeanPct !== null);
+  if (ok.length < 2) return null;
+  const lo = ok.reduce((a, r) => (r.viewers < a.viewers ? r : a));
+  const hi = ok.reduce((a, r) => (r.viewers > a.viewers ? r : a));
+  const renderEncodeMs = hi.renderEncodeMs ?? lo.renderEncodeMs;
+  if (hi.viewers === lo.viewers || renderEncodeMs === null) return null;
+  const fps = hi.windows.at(-1)?.fps ?? 25; // frames the session rendered and encoded a second
+  const perViewerPct = (hi.serverCpuMeanPct! - lo.serverCpuMeanPct!) / (hi.viewers - lo.viewers);
+  const viewersPct = perViewerPct * hi.viewers;
+  const renderEncodePct = (renderEncodeMs * fps) / 10;
+  const path = hi.fanout ? (hi.fanout.native > 0 && hi.fanout.werift === 0 ? 'native' : hi.fanout.native === 0 ? 'werift' : 'mixed') : 'unknown';
+  const sendingPct = hi.sendCpuPct !== null && lo.sendCpuPct !== null ? ((hi.sendCpuPct - lo.sendCpuPct) / (hi.viewers - lo.viewers)) * hi.viewers : null;
+  return {
+    fromViewers: lo.viewers,
+    toViewers: hi.viewers,
+    path,
+    perViewerPct: round(perViewerPct, 3),
+    viewersPct: round(viewersPct, 2),
+    renderEncodeMs,
+    fps,
+    renderEncodePct: round(renderEncodePct, 1),
+    ofRenderEncodePct: round((viewersPct / renderEncodePct) * 100, 1),
+    /** The sending alone (server's own thread-CPU measure), same scaling: steadier than process CPU on a shared machine. */
+    sendingPct: sendingPct === null ? null : round(sendingPct, 2),
+    sendingOfRenderEncodePct: sendingPct === null ? null : round((sendingPct / renderEncodePct) * 100, 1),
+  };
+}
+
 interface SessionJson {
   latencyMs?: { p50: number; p95: number };
   agent?: { underrunMs?: number };
+  renderMsAvg?: number;
+  encodeMsAvg?: number;
+  fanout?: { native: number; werift: number; sendCpuMs?: number | null };
 }
 
 async function fetchSession(url: string, token: string | undefined): Promise<SessionJson | null> {

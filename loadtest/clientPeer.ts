@@ -38,8 +38,10 @@ export function offeredVideoCodecs(choice: VideoCodecChoice): RTCRtpCodecParamet
 }
 
 /** A client peer (Opus audio, the chosen video codecs) and the tracker that closes all its sockets. */
-export function createClientPeer(video: VideoCodecChoice): { pc: RTCPeerConnection; transports: PeerTransports } {
+export function createClientPeer(video: VideoCodecChoice, inboundLossPercent = 0): { pc: RTCPeerConnection; transports: PeerTransports } {
   const pc = new RTCPeerConnection({
+    // werift drops an inbound media packet when inboundPacketLoss / 100 < Math.random(): the share it keeps, in %.
+    ...(inboundLossPercent > 0 ? { debug: { inboundPacketLoss: 100 - inboundLossPercent } } : {}),
     iceServers: [],
     // Seconds. No STUN server is configured, but keep gathering short regardless.
     iceStunGatherTimeout: 0.1,

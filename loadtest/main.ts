@@ -11,11 +11,16 @@
  *                                                                   one voice agent + K WHEP viewers: A/V offset per window
  *                                                                   (mean, p95) and its drift, ingest latency, server CPU
  *                                                                   per viewer count (loadtest/avSyncSoak.ts)
+ *   npm run loadtest -- --viewer-cost [--viewers 1,10] [--cycles 5] [--phase 20]
+ *                                                                   one session, phases alternating between the two viewer
+ *                                                                   counts: what the extra viewers cost (loadtest/viewerCost.ts)
+ *   any mode: --pin 1:0                                             server on CPU 1, load generator on CPU 0 (taskset)
  *
  * Without --url it starts the server itself (`node --import tsx server/main.ts --port <free>`; a fresh one
  * for each count of a sweep), samples its CPU% and RSS from /proc, and stops it at the end. Loopback only;
  * stops by itself after --duration seconds (counted from the first connect), or on Ctrl-C.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -33,6 +38,7 @@ import {
 import { loadSpeech48k } from './audioFile.ts';
 import { ClientDecoder } from './ClientDecoder.ts';
 import { runAvSyncSoak } from './avSyncSoak.ts';
+import { runViewerCost } from './viewerCost.ts';
 import { ProcSampler, readTreeUsage, SAMPLE_INTERVAL_MS, type ProcSample } from './procSampler.ts';
 import { startServerProcess, type ServerProcess } from './serverProcess.ts';
 import { StopSignal } from './stopSignal.ts';
@@ -71,6 +77,12 @@ interface Options {
   token: string | null;
   /** Clients decode every received frame (as browsers do), so the machine carries the viewers' cost too. */
   decode: boolean;
+  /** CPUs for the server this load test starts and for the load generator itself (taskset lists). */
+  pin: { server: string; clients: string } | null;
+  /** --viewer-cost: one session, phases alternating between two viewer counts. */
+  viewerCost: boolean;
+  cycles: number;
+  phaseS: number;
 }
 
 function usage(message?: string): never {
@@ -80,9 +92,28 @@ function usage(message?: string): never {
       '                          [--stagger MS] [--reference ID] [--config FILE] [--out FILE.json] [--decode]\n' +
       '                          [--soak] (default duration 3600 s, progress every 60 s) [--sweep 1,2,4,6,8]\n' +
       '       npm run loadtest -- --av-sync [--duration 600] [--viewers 1,10] [--window 60] [--rate 16000|24000|48000]\n' +
-      '                          [--url URL] [--reference ID] [--token T] [--config FILE] [--out FILE.json]',
+      '                          [--url URL] [--reference ID] [--token T] [--config FILE] [--out FILE.json]\n' +
+      '       npm run loadtest -- --viewer-cost [--viewers 1,10] [--cycles 5] [--phase 20] [--config FILE]\n' +
+      '                          one session, viewers alternating between the two counts: what the extra viewers cost\n' +
+      '       any mode: --pin SERVER_CPUS:CLIENT_CPUS (e.g. 1:0) runs the server it starts and this load generator on separate cores',
   );
   process.exit(2);
+}
+
+/** `--pin 1:0` -> server on CPU 1, this process on CPU 0 (taskset lists: `0-3,6` is fine too). */
+function parsePin(v: string): { server: string; clients: string } {
+  const m = /^([0-9][0-9,-]*):([0-9][0-9,-]*)$/.exec(v);
+  if (!m) usage(`invalid --pin [value:${v}, expected SERVER_CPUS:CLIENT_CPUS such as 1:0]`);
+  return { server: m[1]!, clients: m[2]! };
+}
+
+/** Pins every thread of this process (the load generator) to `cpus`; threads started later inherit it. */
+function pinSelf(cpus: string): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  } catch (err) {
+    usage(`--pin: taskset failed (${(err as Error).message.split('\n')[0]})`);
+  }
 }
 
 function parseOptions(argv: string[]): Options {
@@ -103,11 +134,15 @@ function parseOptions(argv: string[]): Options {
         soak: { type: 'boolean', default: false },
         sweep: { type: 'string' },
         'av-sync': { type: 'boolean', default: false },
-        viewers: { type: 'string', default: '1' },
+        'viewer-cost': { type: 'boolean', default: false },
+        cycles: { type: 'string', default: '5' },
+        phase: { type: 'string', default: '20' },
+        viewers: { type: 'string' },
         window: { type: 'string', default: '60' },
         rate: { type: 'string', default: '24000' },
         token: { type: 'string' },
         decode: { type: 'boolean', default: false },
+        pin: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -133,7 +168,9 @@ function parseOptions(argv: string[]): Options {
   }
   const soak = values.soak ?? false;
   const avSync = values['av-sync'] ?? false;
-  const viewers = values.viewers.split(',').map((v) => Math.floor(int('viewers', v.trim(), 1)));
+  const viewerCost = values['viewer-cost'] ?? false;
+  const viewers = (values.viewers ?? (viewerCost ? '1,10' : '1')).split(',').map((v) => Math.floor(int('viewers', v.trim(), 1)));
+  if (viewerCost && (viewers.length !== 2 || viewers[0]! >= viewers[1]!)) usage('--viewer-cost needs two viewer counts, fewer first, e.g. --viewers 1,10');
   const rate = Number(values.rate);
   if (rate !== 16000 && rate !== 24000 && rate !== 48000) usage(`invalid --rate [value:${values.rate}, allowed:16000|24000|48000]`);
   const defaultDurationS = avSync ? AV_SYNC_DEFAULT_DURATION_S : soak ? SOAK_DEFAULT_DURATION_S : 30;
@@ -155,6 +192,10 @@ function parseOptions(argv: string[]): Options {
     rate,
     token: values.token ?? null,
     decode: values.decode ?? false,
+    pin: values.pin === undefined ? null : parsePin(values.pin),
+    viewerCost,
+    cycles: Math.floor(int('cycles', values.cycles, 1)),
+    phaseS: int('phase', values.phase, 5),
   };
 }
 
@@ -265,7 +306,7 @@ async function runOnce(opts: Options, count: number, audio: Float32Array, outPat
   if (!baseUrl) {
     const logPath = outPath.replace(/\.json$/, '') + '.server.log';
     const startMs = performance.now();
-    server = await startServerProcess(opts.config, logPath);
+    server = await startServerProcess(opts.config, logPath, opts.pin?.server ?? null);
     baseUrl = server.url;
     console.log(`loadtest: server pid ${server.child.pid} ${baseUrl} ready in ${Math.round(performance.now() - startMs)} ms (log ${logPath})`);
   }
@@ -479,6 +520,7 @@ async function runAvSync(opts: Options, outPath: string): Promise<number> {
         windowS: opts.windowS,
         url: opts.url,
         config: opts.config,
+        serverCpus: opts.pin?.server ?? null,
         reference: opts.reference,
         token: opts.token,
         sampleRate: opts.rate,
@@ -493,10 +535,21 @@ async function runAvSync(opts: Options, outPath: string): Promise<number> {
 
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
+  if (opts.pin) {
+    if (opts.url) usage('--pin pins the server this load test starts; with --url pin your server yourself');
+    pinSelf(opts.pin.clients);
+    console.log(`loadtest: server on CPU ${opts.pin.server}, load generator on CPU ${opts.pin.clients}`);
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}${opts.avSync ? '.avsync' : ''}.json`);
+  const outPath = opts.out ?? join(REPO_ROOT, 'loadtest-output', `${stamp}${opts.avSync ? '.avsync' : opts.viewerCost ? '.viewer-cost' : ''}.json`);
   await mkdir(dirname(outPath), { recursive: true });
   if (opts.avSync) return runAvSync(opts, outPath);
+  if (opts.viewerCost) {
+    if (opts.url) usage('--viewer-cost starts its own server (it reads its threads from /proc)');
+    const stop = new StopSignal();
+    process.once('SIGINT', () => stop.request());
+    return runViewerCost({ viewerCounts: [opts.viewers[0]!, opts.viewers[1]!], cycles: opts.cycles, phaseS: opts.phaseS, config: opts.config, serverCpus: opts.pin?.server ?? null, outPath }, stop);
+  }
 
   const audio = await loadSpeech48k(opts.audio);
   const counts = opts.sweep ?? [opts.sessions];

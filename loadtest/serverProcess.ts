@@ -27,11 +27,14 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts the server in its own process (node + tsx loader, so the pid is the server itself). */
-export async function startServerProcess(config: string | null, logPath: string): Promise<ServerProcess> {
+export async function startServerProcess(config: string | null, logPath: string, cpus: string | null = null): Promise<ServerProcess> {
   const port = await freePort();
   const args = ['--import', 'tsx', 'server/main.ts', '--port', String(port)];
   if (config) args.push('--config', config);
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs node in place, so the pid is still the server's.
+  const child = cpus
+    ? spawn('taskset', ['-c', cpus, process.execPath, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(logPath);
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });

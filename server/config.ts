@@ -92,6 +92,7 @@ const ConfigSchema = z
         stunGatherTimeoutMs: int(0, 10000),
         iceServers: z.array(z.object({ urls: z.union([z.string(), z.array(z.string())]), username: z.string().optional(), credential: z.string().optional() }).strict()),
         icePortRange: z.tuple([int(1024, 65535), int(1024, 65535)]).optional(),
+        nativeFanout: z.enum(['auto', 'off']),
       })
       .strict(),
     limits: z

@@ -13,7 +13,6 @@ import { guardMediaSources } from '../media/mediaSourceGuard.ts';
 import { disableDefaultStun, hasStunServer } from '../media/noDefaultStun.ts';
 import { PeerTransports } from '../media/PeerTransports.ts';
 import { onKeyframeRequest } from '../media/rtcpFeedback.ts';
-import { sendWithSenderClock } from '../media/senderReportClock.ts';
 import { offerForIce, type OfferRole } from './sdpOffer.ts';
 
 const OPUS = new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2 });
@@ -211,11 +210,6 @@ export class AnsweringPeer {
   private end(reason: string): void {
     if (this.closed) return;
     this.opts.onEnded(reason);
-  }
-
-  /** Send one packet on a sender; werift clones it before rewriting SSRC, payload type and offsets. */
-  static send(sender: RTCRtpSender | undefined, packet: RtpPacket, log: Logger, ntp?: bigint): void {
-    if (sender) sendWithSenderClock(sender, packet, (err) => log.debug({ err: err.message }, 'rtp send failed'), ntp);
   }
 
   /** Datagrams from addresses that are not the peer's, dropped before DTLS/SRTP. */

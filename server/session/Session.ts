@@ -10,6 +10,8 @@ import { TypedEmitter } from '../TypedEmitter.ts';
 import { OpusReceiver, type ReceivedAudio } from '../media/OpusReceiver.ts';
 import { VideoPacketizer } from '../media/VideoPacketizer.ts';
 import { ntpNow } from '../media/senderReportClock.ts';
+import { loadNativeFanout, type NativeFanoutModule } from '../media/NativeFanout.ts';
+import { FramePackets, PeerLink, RtpHistory, SENDER_REPORT_INTERVAL_MS, sendReports, sendToPeer, TrackOutput } from '../media/RtpFanout.ts';
 import { VoiceOut } from '../media/VoiceOut.ts';
 import type { PipelineHandle, PipelineWorkerPool } from '../media/PipelineWorkerPool.ts';
 import type { FaultMode, WorkerFrame, WorkerReference } from '../media/pipelineProtocol.ts';
@@ -87,6 +89,11 @@ export interface SessionStats {
   viewers: number;
   /** The voice going out (to the caller with echo, and to viewers). */
   voice: { outputs: number; packets: number; bufferedMs: number };
+  /**
+   * Outputs by send path ('pending': not connected yet), video packets resent natively on NACK, and the CPU time spent
+   * sending to all outputs since the start (ms; null without the native addon, which measures it).
+   */
+  fanout: { native: number; werift: number; pending: number; retransmitted: number; sendCpuMs: number | null };
   /** The WebSocket agent, for source 'websocket'. */
   agent?: { attached: boolean; sampleRate: number | null; bufferedMs: number; bytesReceived: number; underrunMs: number; messagesRefused: number };
 }
@@ -108,8 +115,10 @@ export interface SessionOptions {
 
 /** Somewhere the session's packets go: the caller's peer or a WHEP viewer. */
 interface MediaOutput {
-  video: RTCRtpSender | undefined;
-  voice: RTCRtpSender | undefined;
+  video: TrackOutput | undefined;
+  voice: TrackOutput | undefined;
+  /** The peer's native send path (one SRTP context and ICE socket for both tracks). */
+  link: PeerLink | undefined;
   /** A late joiner gets video from the next keyframe on; decoders cannot start on a delta frame. */
   awaitingKeyframe: boolean;
 }
@@ -142,6 +151,11 @@ export class Session extends TypedEmitter<SessionEvents> {
   private readonly outputs = new Set<MediaOutput>();
   private readonly packetizer: VideoPacketizer;
   private readonly voice: VoiceOut;
+  /** Video packets in wire form for NACKs answered on the native path. */
+  private readonly videoHistory = new RtpHistory();
+  private readonly nativeFanout: NativeFanoutModule | undefined;
+  /** This thread's CPU clock (ns) from the addon when it is built, whichever send path is configured. */
+  private readonly threadCpuNs: (() => number) | undefined;
   private readonly arrivals = new AudioArrivalLog();
   private readonly latency = new LatencyStats(1024);
   private pipeline: PipelineHandle | undefined;
@@ -174,6 +188,8 @@ export class Session extends TypedEmitter<SessionEvents> {
     faceMessagesRefused: 0,
     renderMsTotal: 0,
     encodeMsTotal: 0,
+    /** CPU of this thread sending to the outputs (SRTP, sockets, bookkeeping), when the native addon can tell. */
+    sendCpuNs: 0,
   };
 
   private constructor(
@@ -190,6 +206,24 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.frameMs = 1000 / this.config.video.fps;
     this.packetizer = new VideoPacketizer({ codec, payloadType: SHARED_PAYLOAD_TYPE, ssrc: 1, maxPayloadBytes: this.config.video.mtu });
     this.voice = new VoiceOut({ bitrateBps: this.config.voice.bitrateKbps * 1000 });
+    this.nativeFanout = nativeFanoutFor(this.config, opts.log);
+    const addon = loadNativeFanout();
+    this.threadCpuNs = 'module' in addon ? addon.module.threadCpuNs : undefined;
+  }
+
+  /** Wrap a peer's senders as this session's outputs: native send path when built and allowed, else werift's. */
+  private attachOutput(output: MediaOutput, video: RTCRtpSender | undefined, voice: RTCRtpSender | undefined, log: Logger): void {
+    const link = new PeerLink(this.nativeFanout, log);
+    output.link = link;
+    output.video = video && new TrackOutput(video, link, log, this.videoHistory);
+    output.voice = voice && new TrackOutput(voice, link, log);
+  }
+
+  private detachOutput(output: MediaOutput): void {
+    this.outputs.delete(output);
+    output.video?.close();
+    output.voice?.close();
+    output.link?.close();
   }
 
   /**
@@ -234,7 +268,7 @@ export class Session extends TypedEmitter<SessionEvents> {
 
   private async connectPeer(offerSdp: string, role: 'caller' | 'whip', echo: boolean, h264ProfileLevelId: string): Promise<string> {
     this.receiver = await OpusReceiver.create(this.config.audio.jitterBufferMs, (audio) => this.onReceivedAudio(audio), this.log);
-    const callerOutput: MediaOutput = { video: undefined, voice: undefined, awaitingKeyframe: true };
+    const callerOutput: MediaOutput = { video: undefined, voice: undefined, link: undefined, awaitingKeyframe: true };
     const { peer, answerSdp } = await AnsweringPeer.answer({
       role,
       offerSdp,
@@ -259,15 +293,23 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw new InvalidStateError(`session closed during negotiation [sessionId:${this.id}]`);
     }
     this.peer = peer;
-    callerOutput.video = peer.videoSender;
-    callerOutput.voice = peer.voiceSender;
+    this.attachOutput(callerOutput, peer.videoSender, peer.voiceSender, this.log);
     if (peer.videoSender || peer.voiceSender) this.outputs.add(callerOutput);
     this.openPipeline();
     this.updateStride();
-    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.startTimers();
     this.startDurationLimit();
     this.log.info({ source: this.source, codec: this.codec, echo }, 'session negotiated');
     return answerSdp;
+  }
+
+  private startTimers(): void {
+    this.timers.push(
+      setInterval(() => this.tick(), TICK_MS),
+      setInterval(() => {
+        for (const o of this.outputs) if (o.link) sendReports(o.link, o.video, o.voice);
+      }, SENDER_REPORT_INTERVAL_MS),
+    );
   }
 
   private startWebSocket(sampleRate: AgentSampleRate | undefined): void {
@@ -286,7 +328,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.connectedAt = now();
     this.openPipeline();
     this.updateStride();
-    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.startTimers();
     this.startDurationLimit();
     this.log.info({ source: this.source, codec: this.codec, sampleRate: sampleRate ?? null }, 'session started');
   }
@@ -399,17 +441,9 @@ export class Session extends TypedEmitter<SessionEvents> {
   private onFrame(frame: WorkerFrame): void {
     if (this.closed) return;
     const rtpTimestamp = (this.rtpTimestampBase + Math.round(frame.audioTimeMs * 90)) >>> 0;
-    const packets = this.packetizer.packetize(frame, rtpTimestamp);
+    const packets = new FramePackets(this.packetizer.packetize(frame, rtpTimestamp), this.videoHistory);
     const ntp = ntpNow(); // one send instant for the whole burst (every packet of the frame, every output)
-    for (const out of this.outputs) {
-      if (!out.video) continue;
-      if (out.awaitingKeyframe) {
-        if (!frame.keyframe) continue;
-        out.awaitingKeyframe = false;
-      }
-      for (const p of packets) AnsweringPeer.send(out.video, p, this.log, ntp);
-    }
-    this.mediaSent(frame.audioTimeMs, ntp);
+    this.mediaSent(frame.audioTimeMs, ntp, packets, frame.keyframe);
     const sentAt = now();
     const frameEndMs = frame.audioTimeMs + this.frameMs;
     const arrival = this.arrivals.arrivalOf(frameEndMs);
@@ -443,17 +477,26 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   /**
-   * The frame for `mediaMs` went out (or was dropped): the voice up to the same media time leaves now, so both
-   * tracks carry one media time at one send instant; the agent hears which utterances have played.
+   * The frame for `mediaMs` goes out now (`video`), or was dropped: the voice up to the same media time leaves with
+   * it, so both tracks carry one media time at one send instant; the agent hears which utterances have played.
+   * A late joiner's video starts at a keyframe (decoders cannot start on a delta frame); its voice at once.
    */
-  private mediaSent(mediaMs: number, ntp = ntpNow()): void {
+  private mediaSent(mediaMs: number, ntp = ntpNow(), video?: FramePackets, keyframe = false): void {
     let listeners = 0;
     for (const o of this.outputs) if (o.voice) listeners++;
-    if (listeners > 0) {
-      for (const p of this.voice.packetsUpTo(mediaMs)) for (const o of this.outputs) if (o.voice) AnsweringPeer.send(o.voice, p, this.log, ntp);
-    } else {
-      this.voice.skipUpTo(mediaMs); // nobody listens: no Opus encode
+    let voice: FramePackets | undefined;
+    if (listeners > 0) voice = new FramePackets(this.voice.packetsUpTo(mediaMs));
+    else this.voice.skipUpTo(mediaMs); // nobody listens: no Opus encode
+    const cpu0 = this.threadCpuNs?.();
+    for (const out of this.outputs) {
+      let outVideo = video;
+      if (outVideo && out.awaitingKeyframe) {
+        if (keyframe) out.awaitingKeyframe = false;
+        else outVideo = undefined;
+      }
+      if (out.link) sendToPeer(out.link, out.video, outVideo, out.voice, voice, ntp);
     }
+    if (cpu0 !== undefined) this.s.sendCpuNs += this.threadCpuNs!() - cpu0;
     this.agent?.onMediaSent(mediaMs + this.frameMs);
   }
 
@@ -550,7 +593,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (unsupported) throw new UnsupportedError(unsupported);
     const viewerId = randomUUID();
     const log = this.log.child({ viewerId });
-    const output: MediaOutput = { video: undefined, voice: undefined, awaitingKeyframe: true };
+    const output: MediaOutput = { video: undefined, voice: undefined, link: undefined, awaitingKeyframe: true };
     let lastKeyframeRequest = 0;
     this.pendingViewers++;
     let answered: { peer: AnsweringPeer; answerSdp: string };
@@ -584,8 +627,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       await answered.peer.close();
       throw new NotFoundError(`session ${this.id} has ended`);
     }
-    output.video = answered.peer.videoSender;
-    output.voice = answered.peer.voiceSender;
+    this.attachOutput(output, answered.peer.videoSender, answered.peer.voiceSender, log);
     this.viewers.set(viewerId, { peer: answered.peer, output, lastKeyframeRequest: 0 });
     this.outputs.add(output);
     this.updateStride();
@@ -599,7 +641,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const viewer = this.viewers.get(viewerId);
     if (!viewer) throw new NotFoundError(`no viewer ${viewerId} on session ${this.id}`);
     this.viewers.delete(viewerId);
-    this.outputs.delete(viewer.output);
+    this.detachOutput(viewer.output);
     this.updateStride();
     this.metrics.viewersActive.dec();
     viewer.peer.close().catch(() => undefined);
@@ -685,6 +727,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       encodeMsAvg: Math.round((this.s.encodeMsTotal / n) * 100) / 100,
       viewers: this.viewers.size,
       voice: { outputs: [...this.outputs].filter((o) => o.voice).length, packets: voice.packets, bufferedMs: voice.bufferedMs },
+      fanout: this.fanoutStats(),
     };
     if (this.agent) {
       const a = this.agent;
@@ -700,6 +743,16 @@ export class Session extends TypedEmitter<SessionEvents> {
     return stats;
   }
 
+  /** Which send path each output takes, and the NACK retransmissions the native path answered. */
+  private fanoutStats(): SessionStats['fanout'] {
+    const f = { native: 0, werift: 0, pending: 0, retransmitted: 0, sendCpuMs: this.threadCpuNs ? Math.round(this.s.sendCpuNs / 1e4) / 100 : null };
+    for (const o of this.outputs) {
+      f[o.link?.path ?? 'werift']++;
+      f.retransmitted += o.video?.retransmitted ?? 0;
+    }
+    return f;
+  }
+
   /** End the session: idempotent; frees the pipeline, peers, the agent's socket and timers, then emits 'close' once. */
   close(reason: string): void {
     if (this.closed) return;
@@ -713,9 +766,24 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.receiver?.close();
     this.agent?.close(reason);
     for (const id of [...this.viewers.keys()]) this.removeViewer(id, `session ended: ${reason}`);
+    for (const o of [...this.outputs]) this.detachOutput(o);
     this.peer?.close().catch(() => undefined);
     this.log.info({ reason, ...this.stats() }, 'session closed');
     this.safeEmit('close', reason);
     this.removeAllListeners();
   }
+}
+
+let fanoutLogged = false;
+
+/** The native fan-out module when config allows it and it is built; logs once per process which path peers use. */
+function nativeFanoutFor(config: Config, log: Logger): NativeFanoutModule | undefined {
+  if (config.webrtc.nativeFanout === 'off') return undefined;
+  const loaded = loadNativeFanout();
+  if (!fanoutLogged) {
+    fanoutLogged = true;
+    if ('module' in loaded) log.info('native fan-out: SRTP on libcrypto, sendmmsg + UDP GSO');
+    else log.warn({ reason: loaded.reason }, "native fan-out unavailable; peers use werift's JavaScript send path (about 25 us a packet)");
+  }
+  return 'module' in loaded ? loaded.module : undefined;
 }

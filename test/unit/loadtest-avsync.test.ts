@@ -260,3 +260,26 @@ test('streaming decoder: every output carries the RTP timestamp of its own input
     }
   }
 });
+
+test('viewer cost: the CPU added per viewer, scaled to the larger count, against the session render + encode', async () => {
+  const { viewerCost } = await import('../../loadtest/avSyncSoak.ts');
+  const run = (viewers: number, cpu: number | null, native: number) => ({
+    viewers,
+    serverCpuMeanPct: cpu,
+    sendCpuPct: 0.1 + 0.09 * (viewers - 1),
+    renderEncodeMs: 8,
+    fanout: { native, werift: 0 },
+    windows: [{ fps: 25 }] as never,
+  });
+  const c = viewerCost([run(1, 27, 1), run(10, 28.8, 10)]);
+  assert.ok(c);
+  assert.equal(c.perViewerPct, 0.2);
+  assert.equal(c.viewersPct, 2);
+  assert.equal(c.renderEncodePct, 20); // 8 ms x 25 fps = 200 ms a second
+  assert.equal(c.ofRenderEncodePct, 10);
+  assert.equal(c.path, 'native');
+  assert.equal(c.sendingPct, 0.9); // 0.09 a viewer, for 10
+  assert.equal(c.sendingOfRenderEncodePct, 4.5);
+  assert.equal(viewerCost([run(1, 27, 1)]), null, 'one run says nothing');
+  assert.equal(viewerCost([run(1, 27, 1), run(10, null, 10)]), null, 'a run without CPU samples says nothing');
+});
