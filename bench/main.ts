@@ -20,6 +20,7 @@ import { Resampler, resampleAll } from '../server/media/Resampler.ts';
 import type { EncodedVideoFrame } from '../server/media/VideoEncoder.ts';
 import { loadVideoEncoderFactory, resolveEncoderBackend } from '../server/media/videoEncoderFactory.ts';
 import { VideoPacketizer } from '../server/media/VideoPacketizer.ts';
+import { benchFanout } from './fanout.ts';
 import { readWav } from '../server/media/wav.ts';
 import { benchNeural } from './neural.ts';
 import { printTable, summarize, timeIt, type TimingSummary } from './stats.ts';
@@ -193,6 +194,7 @@ for (const backend of backends) {
 }
 resampler.close();
 await renderer.dispose();
+Object.assign(results, await benchFanout(FRAMES));
 
 const budgetMs = 1000 / FPS;
 const perVideoFrame =
