@@ -71,6 +71,8 @@ function fromOrt(v: ort.OnnxValue, name: string): TensorData {
  */
 export class OnnxModel {
   private session: ort.InferenceSession | undefined;
+  /** Runs not yet finished: releasing the session under one makes its completion throw where nothing can catch it (abort). */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly inputMap: Map<string, ValueMeta>;
 
   private constructor(
@@ -184,22 +186,27 @@ export class OnnxModel {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const m of this.inputs) ortFeeds[m.name] = toOrt(feeds[m.name]!);
     let results: ort.InferenceSession.ReturnType;
+    const running = session.run(ortFeeds);
+    this.inFlight.add(running);
     try {
-      results = await session.run(ortFeeds);
+      results = await running;
     } catch (err) {
       const shapes = this.inputs.map((m) => `${m.name}:${formatShape(feeds[m.name]!.dims)}`).join(', ');
       throw new Error(`ONNX run failed [file:${this.file}, provider:${this.provider}, inputs:${shapes}]: ${(err as Error).message}`, { cause: err });
+    } finally {
+      this.inFlight.delete(running);
     }
     const out: Record<string, TensorData> = {};
     for (const name of this.outputNames) out[name] = fromOrt(results[name]!, name);
     return out;
   }
 
-  /** Release the session; later runs throw. Idempotent. */
+  /** Release the session once the runs in flight have finished; later runs throw. Idempotent. */
   async dispose(): Promise<void> {
     const s = this.session;
     if (!s) return;
     this.session = undefined;
+    await Promise.allSettled([...this.inFlight]);
     await s.release();
   }
 }

@@ -63,6 +63,15 @@ describe('OnnxModel', () => {
     await assert.rejects(m.run({ x: { type: 'float32', data: x, dims: [2, 2, 2, 2] } }), /disposed/);
   });
 
+  test('dispose during runs waits for them: they complete with their values, later runs throw', async () => {
+    const m = await loadOnnxModel(knownConv());
+    const x = Float32Array.of(1, 2, 3, 4, 1, 1, 1, 1);
+    const runs = Array.from({ length: 4 }, () => m.run({ x: { type: 'float32', data: x, dims: [1, 2, 2, 2] } }));
+    await m.dispose();
+    for (const r of await Promise.all(runs)) assert.deepEqual([...(r.y!.data as Float32Array)], [1.5, 3.5, 5.5, 7.5]);
+    await assert.rejects(m.run({ x: { type: 'float32', data: x, dims: [1, 2, 2, 2] } }), /disposed/);
+  });
+
   test('inputs are validated before a run, listing every problem', async () => {
     const m = await loadOnnxModel(knownConv(), { label: 'known.onnx' });
     await assert.rejects(m.run({}), /invalid inputs \[file:known\.onnx\]: missing input 'x' float32 \[batch, 2, 2, 2\]/);
