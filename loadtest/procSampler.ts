@@ -4,7 +4,18 @@ import { performance } from 'node:perf_hooks';
 import { round } from './table.ts';
 
 export const SAMPLE_INTERVAL_MS = 1_000;
-const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks.
+export const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat times are in these ticks.
+
+/** utime + stime (ticks) from a /proc .../stat line: fields 14 and 15, counted over the whole line. */
+function statTicks(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** CPU ticks of one thread (`tid`, the main thread when it equals `pid`). */
+export async function readThreadTicks(pid: number, tid = pid): Promise<number> {
+  return statTicks(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+}
 
 export interface ProcSample {
   /** ms since the test started */
@@ -41,9 +52,7 @@ export async function readTreeUsage(root: number): Promise<{ ticks: number; rssK
     const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => null);
     if (!stat || !status) continue;
     found = true;
-    // Fields after "(comm)": state ppid ... utime is field 14, stime 15 (1-based over the whole line).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+    ticks += statTicks(stat);
     const rss = /VmRSS:\s+(\d+)\s+kB/.exec(status);
     if (rss) rssKiB += Number(rss[1]);
   }

@@ -8,10 +8,10 @@
  * run) and the server's own thread-CPU measure of the sending (`fanout.sendCpuMs`), and the session's render +
  * encode per frame, the yardstick of issue 12's target (10 viewers under 10 % of it).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { burstSequence, synthesizeSpeech } from './burstSpeech.ts';
-import { readTreeUsage } from './procSampler.ts';
+import { CLK_TCK, readThreadTicks, readTreeUsage } from './procSampler.ts';
 import { startServerProcess, type ServerProcess } from './serverProcess.ts';
 import type { StopSignal } from './stopSignal.ts';
 import { fmt, printTable, round } from './table.ts';
@@ -28,7 +28,6 @@ export interface ViewerCostOptions {
   outPath: string;
 }
 
-const CLK_TCK = 100;
 /** New viewers settle (ICE, DTLS, first keyframe) before a phase is measured, ms. */
 const SETTLE_MS = 3000;
 const TOP_UP_BELOW_MS = 3000;
@@ -69,12 +68,6 @@ export function costSummary(rows: readonly PhaseRow[], few: number, many: number
   // The session's render + encode as a share of a core: the yardstick.
   const renderEncodePct = renderEncodeMs === null ? null : round((renderEncodeMs * fps) / 10, 2);
   return { viewers: many, process: diff('processPct'), mainThread: diff('mainThreadPct'), sending: diff('sendingPct'), renderEncodeMs, fps, renderEncodePct };
-}
-
-async function threadTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/task/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
 }
 
 async function sessionJson(url: string): Promise<SessionJson> {
@@ -121,12 +114,12 @@ export async function runViewerCost(opts: ViewerCostOptions, stop: StopSignal): 
     const measure = async (cycle: number, n: number) => {
       const s0 = await sessionJson(sessionUrl);
       const p0 = await readTreeUsage(pid);
-      const m0 = await threadTicks(pid);
+      const m0 = await readThreadTicks(pid);
       const t0 = performance.now();
       await stop.sleep(opts.phaseS * 1000);
       const s1 = await sessionJson(sessionUrl);
       const p1 = await readTreeUsage(pid);
-      const m1 = await threadTicks(pid);
+      const m1 = await readThreadTicks(pid);
       const s = (performance.now() - t0) / 1000;
       const send0 = s0.fanout?.sendCpuMs;
       const send1 = s1.fanout?.sendCpuMs;

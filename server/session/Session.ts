@@ -206,9 +206,9 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.frameMs = 1000 / this.config.video.fps;
     this.packetizer = new VideoPacketizer({ codec, payloadType: SHARED_PAYLOAD_TYPE, ssrc: 1, maxPayloadBytes: this.config.video.mtu });
     this.voice = new VoiceOut({ bitrateBps: this.config.voice.bitrateKbps * 1000 });
-    this.nativeFanout = nativeFanoutFor(this.config, opts.log);
-    const addon = loadNativeFanout();
-    this.threadCpuNs = 'module' in addon ? addon.module.threadCpuNs : undefined;
+    const addon = nativeAddon(opts.log);
+    this.nativeFanout = this.config.webrtc.nativeFanout === 'off' ? undefined : addon;
+    this.threadCpuNs = addon?.threadCpuNs;
   }
 
   /** Wrap a peer's senders as this session's outputs: native send path when built and allowed, else werift's. */
@@ -776,9 +776,8 @@ export class Session extends TypedEmitter<SessionEvents> {
 
 let fanoutLogged = false;
 
-/** The native fan-out module when config allows it and it is built; logs once per process which path peers use. */
-function nativeFanoutFor(config: Config, log: Logger): NativeFanoutModule | undefined {
-  if (config.webrtc.nativeFanout === 'off') return undefined;
+/** The native addon when it is built; logs once per process whether it is. */
+function nativeAddon(log: Logger): NativeFanoutModule | undefined {
   const loaded = loadNativeFanout();
   if (!fanoutLogged) {
     fanoutLogged = true;
