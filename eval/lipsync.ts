@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readWav } from '../server/media/wav.ts';
 import { resampleAll } from '../server/media/Resampler.ts';
@@ -224,7 +224,7 @@ for (const r of realRows) {
 console.log('pause = frame and 2 frames either side > 30 dB under the 95th percentile level; lag > 0: mouth after sound');
 
 const seconds = (performance.now() - started) / 1000;
-const outPath = join(ROOT, args.out!);
+const outPath = resolve(ROOT, args.out!);
 const report = {
   createdAt: new Date().toISOString(),
   fps,
@@ -243,4 +243,4 @@ const report = {
 };
 await mkdir(dirname(outPath), { recursive: true });
 await writeFile(outPath, JSON.stringify(report, null, 2) + '\n');
-console.log(`\nwrote ${args.out} in ${seconds.toFixed(1)} s`);
+console.log(`\nwrote ${outPath} in ${seconds.toFixed(1)} s`);

@@ -13,6 +13,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { createRenderEngine } from '../engines/render/createRenderEngine.ts';
+import { DEFAULT_INNER_LIPS_PATH, InnerLipRefiner } from '../engines/face/InnerLipRefiner.ts';
 import type { ReferencePortrait } from '../engines/types.ts';
 import { loadConfig } from '../server/config.ts';
 import { FaceMeasurer } from './measure/FaceMeasurer.ts';
@@ -36,6 +37,8 @@ const USAGE = `usage: npm run eval:real -- [options]
   --portrait P      a portrait file, or a name in ../shared/media/real/portraits (default: each clip's first frame)
   --out PATH        default eval-output/real.json (contact sheets go to <dir of out>/real/<clip>.png)
   --no-sheets       skip the contact sheets
+  --no-refine-lips  portraits keep the detector's inner lips (default: refined as the server does, by the hold-out
+                    refiner of the clip's fold for its own first frame)
   --seed N, --size PX  head-motion seed (1), output size (512)`;
 
 const { values: args } = parseArgs({
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     portrait: { type: 'string' },
     out: { type: 'string', default: 'eval-output/real.json' },
     'no-sheets': { type: 'boolean', default: false },
+    'no-refine-lips': { type: 'boolean', default: false },
     seed: { type: 'string', default: '1' },
     size: { type: 'string', default: '512' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -97,6 +101,18 @@ function motionFor(clip: string): { motion: MotionChoice; model: string } {
   return { motion: baseMotion, model: baseMotion.audio2mesh ?? 'embedded' };
 }
 
+// Inner-lip refiner: a clip's own first frame is refined by the model that never saw its speaker.
+const LIPS_HOLDOUT_DIR = join(ROOT, 'models/lips/holdout');
+const refiners = new Map<string, InnerLipRefiner>();
+async function lipRefinerFor(fold: number | undefined): Promise<{ refiner?: InnerLipRefiner; name: string }> {
+  if (args['no-refine-lips']) return { name: 'none' };
+  const holdout = fold === undefined ? undefined : join(LIPS_HOLDOUT_DIR, `fold${fold}.onnx`);
+  const path = holdout && existsSync(holdout) ? holdout : DEFAULT_INNER_LIPS_PATH;
+  let refiner = refiners.get(path);
+  if (!refiner) refiners.set(path, (refiner = await InnerLipRefiner.create(path)));
+  return { refiner, name: path === holdout ? `hold-out ${join('models/lips/holdout', basename(path))}` : 'shipped models/lips/inner_lips.onnx' };
+}
+
 // Portrait: --portrait FILE or corpus name, else each clip's first frame.
 async function portraitFile(p: string): Promise<string> {
   if (existsSync(p)) return p;
@@ -127,7 +143,8 @@ try {
   let fixedPortrait: { portrait: ReferencePortrait; name: string } | undefined;
   if (args.portrait) {
     const file = await portraitFile(args.portrait);
-    fixedPortrait = { portrait: await portraitFromBytes(new Uint8Array(await readFile(file)), size, landmarker), name: basename(file) };
+    const lips = await lipRefinerFor(undefined);
+    fixedPortrait = { portrait: await portraitFromBytes(new Uint8Array(await readFile(file)), size, landmarker, lips.refiner), name: `${basename(file)} (lips: ${lips.name})` };
   }
   for (const clip of clips) {
     const truth = await loadTruth(clip);
@@ -136,7 +153,8 @@ try {
     let portrait = fixedPortrait;
     if (!portrait) {
       try {
-        portrait = { portrait: await portraitFromBytes(await pngOf(await firstFrame(clipPath(clip))), size, landmarker), name: `${clip} frame 0` };
+        const lips = await lipRefinerFor(who.fold);
+        portrait = { portrait: await portraitFromBytes(await pngOf(await firstFrame(clipPath(clip))), size, landmarker, lips.refiner), name: `${clip} frame 0 (lips: ${lips.name})` };
       } catch (err) {
         process.stderr.write(`eval:real: ${clip}: first frame rejected as a portrait: ${(err as Error).message}\n`);
         continue;
@@ -164,6 +182,7 @@ try {
   await engine.dispose();
   await landmarker.close();
   await measurer.close();
+  await Promise.all([...refiners.values()].map((r) => r.dispose()));
 }
 
 // Report.
@@ -175,6 +194,7 @@ const report = {
     quick: args.quick,
     cases: filters,
     portrait: args.portrait ?? 'each clip\'s first frame',
+    refineLips: !args['no-refine-lips'],
     size,
     seed,
     fps: 25,

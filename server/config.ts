@@ -76,6 +76,7 @@ const ConfigSchema = z
         maxStored: int(1, 1_000_000),
         maxBytes: int(1024, 200 * 1024 * 1024),
         maxPixels: int(4096, 400_000_000),
+        refineLips: z.boolean().default(true),
       })
       .strict(),
     sessions: z

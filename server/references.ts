@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { sharedFaceLandmarker } from '../engines/face/FaceLandmarker.ts';
+import { lazyInnerLipRefiner } from '../engines/face/InnerLipRefiner.ts';
 import { ReferenceCache } from '../engines/face/ReferenceCache.ts';
 import type { ReferencePortrait } from '../engines/types.ts';
 import type { Config } from './config.ts';
+import { logger } from './logger.ts';
 import { NotFoundError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import type { WorkerReference } from './media/pipelineProtocol.ts';
@@ -24,6 +26,7 @@ export class ReferenceService {
     const { reference, video } = config;
     this.cache = new ReferenceCache({
       landmarker: sharedFaceLandmarker(),
+      lipRefiner: reference.refineLips ? lazyInnerLipRefiner((err) => this.onLipRefinerUnavailable(err)) : undefined,
       width: video.width,
       height: video.height,
       maxBytes: reference.maxBytes,
@@ -32,6 +35,10 @@ export class ReferenceService {
       maxStored: reference.maxStored,
       diskDir: reference.cacheDir ? resolve(new URL(ROOT).pathname, reference.cacheDir) : undefined,
     });
+  }
+
+  private onLipRefinerUnavailable(err: Error): void {
+    logger.warn({ err: err.message }, 'inner-lip refiner unavailable: portraits keep the detector\'s lips');
   }
 
   /** Ingest the configured default portrait; fails loudly if it has no usable face. */

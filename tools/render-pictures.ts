@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
+import { lazyInnerLipRefiner } from '../engines/face/InnerLipRefiner.ts';
 import { MouthCalibration } from '../engines/motion/MouthCalibration.ts';
 import { FaceRig } from '../engines/motion/FaceRig.ts';
 import { renderRigPose, rigCoefficients, type RigPose } from './render/renderRigPose.ts';
@@ -63,7 +64,7 @@ try {
       continue;
     }
     const bytes = new Uint8Array(await readFile(path));
-    const reference = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker });
+    const reference = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker, lipRefiner: lazyInnerLipRefiner() });
     await renderer.prepare(reference);
     const rig = new FaceRig(reference.landmarks);
     // Square crop around the face (all landmarks, with room), clamped to the frame.

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { FaceLandmarker } from '../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../engines/face/ingestReference.ts';
+import { lazyInnerLipRefiner } from '../engines/face/InnerLipRefiner.ts';
 import { FaceRig } from '../engines/motion/FaceRig.ts';
 import { renderRigPose, rigCoefficients, type RigPose } from './render/renderRigPose.ts';
 import { WarpRenderer } from '../engines/render/WarpRenderer.ts';
@@ -46,7 +47,7 @@ async function ingestCached(path: string, cacheDir: string, landmarker: () => Fa
     return { id: meta.id, image: { width: info.width, height: info.height, data: new Uint8Array(data) }, landmarks: Float32Array.from(meta.landmarks) };
   }
   const bytes = new Uint8Array(await readFile(path));
-  const ref = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker: landmarker() });
+  const ref = await ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker: landmarker(), lipRefiner: lazyInnerLipRefiner() });
   await sharp(ref.image.data, { raw: { width: SIZE, height: SIZE, channels: 4 } }).png().toFile(png);
   await writeFile(json, JSON.stringify({ id: ref.id, landmarks: Array.from(ref.landmarks) }));
   return ref;

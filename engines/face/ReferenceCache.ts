@@ -25,6 +25,8 @@ interface StoredLandmarks {
   width: number;
   height: number;
   landmarks: number[];
+  /** Set when the inner lips were refined (entries stored without it are re-ingested by a refining cache). */
+  lipsRefined?: boolean;
 }
 
 /** Ingested portraits by content hash: a memory LRU over an optional disk folder. */
@@ -101,7 +103,7 @@ export class ReferenceCache {
     await mkdir(this.dir, { recursive: true });
     const { width, height, data } = p.image;
     const png = await sharp(data, { raw: { width, height, channels: 4 } }).png().toBuffer();
-    const json: StoredLandmarks = { width, height, landmarks: Array.from(p.landmarks) };
+    const json: StoredLandmarks = { width, height, landmarks: Array.from(p.landmarks), ...(this.ingestOptions.lipRefiner ? { lipsRefined: true } : {}) };
     // Write then rename, so a crash never leaves a half-written entry that load() would trust.
     await writeAtomic(join(this.dir, `${p.id}.png`), png);
     await writeAtomic(join(this.dir, `${p.id}.json`), JSON.stringify(json));
@@ -128,6 +130,7 @@ export class ReferenceCache {
       const json = JSON.parse(await readFile(join(this.dir, `${id}.json`), 'utf8')) as StoredLandmarks;
       const { width, height } = this.ingestOptions;
       if (json.width !== width || json.height !== height || json.landmarks.length !== NUM_LANDMARKS * 2) return undefined;
+      if ((json.lipsRefined === true) !== (this.ingestOptions.lipRefiner !== undefined)) return undefined;
       const { data, info } = await sharp(join(this.dir, `${id}.png`)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       if (info.width !== width || info.height !== height) return undefined;
       const now = new Date();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import type { ReferencePortrait, RgbaImage } from '../types.ts';
+import type { Landmarks2D, ReferencePortrait, RgbaImage } from '../types.ts';
 import type { DetectedFace } from './faceLandmarkerProtocol.ts';
 import { framePortrait, landmarksToOutput, type CropTransform } from './portraitCrop.ts';
 import { ReferenceRejectedError } from './ReferenceRejectedError.ts';
@@ -9,6 +9,11 @@ import { sampleCrop } from './sampleCrop.ts';
 /** Anything that finds faces with 468 landmarks (FaceLandmarker, or a fake in tests). */
 export interface FaceDetector {
   detect(image: RgbaImage): Promise<DetectedFace[]>;
+}
+
+/** Corrects the detected inner lips of a portrait (InnerLipRefiner). */
+export interface LipRefiner {
+  refine(image: RgbaImage, landmarks: Landmarks2D): Promise<Landmarks2D>;
 }
 
 /** Options of ingestReference. */
@@ -21,6 +26,8 @@ export interface IngestOptions {
   /** Largest accepted decoded image, pixels (width * height). */
   maxPixels: number;
   landmarker: FaceDetector;
+  /** Moves the detected inner lips to where they are (absent: the detector's landmarks as they are). */
+  lipRefiner?: LipRefiner;
   /** Smallest accepted face box side as a fraction of the image's short side (default 0.15). */
   minFaceFraction?: number;
   /** Images are shrunk to this longest side for the first detection, px (default 1024). */
@@ -72,9 +79,10 @@ export async function ingestReference(bytes: Uint8Array, opts: IngestOptions): P
 
   // Re-detect on the crop: the face is larger there, so its landmarks are more exact.
   const cropFaces = await landmarker.detect(image);
-  const landmarks = cropFaces.length > 0
+  const detected = cropFaces.length > 0
     ? cropFaces.reduce((best, f) => (f.box.width * f.box.height > best.box.width * best.box.height ? f : best)).landmarks
     : landmarksToOutput(sourceLandmarks.map((v) => v * (cropSource.width / source.width)), transform);
+  const landmarks = opts.lipRefiner ? await opts.lipRefiner.refine(image, detected) : detected;
   return { id, image, landmarks };
 }
 

@@ -411,6 +411,7 @@ export class WarpRenderer implements Renderer {
 
   /** Signed distance (px, positive on the mouth's side) from (x, y) to an inner-lip curve near the current triangle. */
   private lipDistance(chain: number, x: number, y: number): number {
+    const upX = this.cur.upX, upY = this.cur.upY;
     const pts = this.curve, k0 = chain * CURVE_POINTS + this.curveRange[2 * chain]!, k1 = chain * CURVE_POINTS + this.curveRange[2 * chain + 1]!;
     if (k1 <= k0) return 1e9;
     let best = 1e18, sign = 1;
@@ -421,8 +422,14 @@ export class WarpRenderer implements Renderer {
       const ex = x - ax - u * dx, ey = y - ay - u * dy, d2 = ex * ex + ey * ey;
       if (d2 < best) {
         best = d2;
-        // Inside is the side of the segment's line the mouth's centroid is on.
-        const side = (this.curveCx - ax) * dy - (this.curveCy - ay) * dx, pside = (x - ax) * dy - (y - ay) * dx;
+        // Inside is toward the other lip, and toward the mouth's centroid where the segment runs along that direction
+        // (the corners). The centroid alone misjudged a curved (smiling) mouth parted a little: it lay above the upper
+        // lip's middle, so the whole gap counted as lip.
+        const mx = ax + dx / 2, my = ay + dy / 2;
+        const cl = Math.hypot(this.curveCx - mx, this.curveCy - my) || 1;
+        const toward = chain === 0 ? -1 : 1;
+        const vx = toward * upX + (0.5 * (this.curveCx - mx)) / cl, vy = toward * upY + (0.5 * (this.curveCy - my)) / cl;
+        const side = vx * dy - vy * dx, pside = (x - ax) * dy - (y - ay) * dx;
         sign = side * pside >= 0 ? 1 : -1;
       }
     }
@@ -520,7 +527,9 @@ export class WarpRenderer implements Renderer {
       const px = x + 0.5 - this.ox;
       const side = at[0]! + at[1]! * px + at[2]! * py;
       const gapDst = at[3]! + at[4]! * px + at[5]! * py;
-      const gapRef = at[6]! + at[7]! * px + at[8]! * py;
+      // A reference whose lips (nearly) meet has no interior to warp: what the detector reads as its gap is lip and
+      // seam, so the synthetic interior shows as soon as the lips part (else small openings stayed shut).
+      const gapRef = p.sealed ? at[6]! + at[7]! * px + at[8]! * py : 0;
       // How much of the synthetic interior shows: none while the lips are no more apart than in the reference
       // (its own interior, warped), all from 2 px wider (blended between, so no seam where columns cross over).
       const synth = clamp01((gapDst - gapRef - 0.5) / 2);

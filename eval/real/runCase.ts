@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
-import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { ingestReference, type LipRefiner } from '../../engines/face/ingestReference.ts';
 import type { MotionEngineConfig } from '../../engines/motion/createMotionStage.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import type { RenderEngine } from '../../engines/render/createRenderEngine.ts';
@@ -58,9 +58,9 @@ export interface CaseResult {
   timing: { loopMs: number; measureMs: number; wallMs: number };
 }
 
-/** Make a portrait (aligned, size x size) from encoded image bytes with the product's ingest. */
-export async function portraitFromBytes(bytes: Uint8Array, size: number, landmarker: FaceLandmarker): Promise<ReferencePortrait> {
-  return ingestReference(bytes, { width: size, height: size, maxBytes: 64 << 20, maxPixels: 40e6, landmarker });
+/** Make a portrait (aligned, size x size) from encoded image bytes with the product's ingest (its lip refiner too, if given). */
+export async function portraitFromBytes(bytes: Uint8Array, size: number, landmarker: FaceLandmarker, lipRefiner?: LipRefiner): Promise<ReferencePortrait> {
+  return ingestReference(bytes, { width: size, height: size, maxBytes: 64 << 20, maxPixels: 40e6, landmarker, lipRefiner });
 }
 
 /** PNG bytes of an RGBA frame. */

@@ -15,6 +15,10 @@ import sharp from 'sharp';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
 import { FaceRig } from '../../engines/motion/FaceRig.ts';
+import { InnerLipRefiner, moveInnerLips } from '../../engines/face/InnerLipRefiner.ts';
+import { frameY, type MouthFrame } from '../../engines/face/innerLipPatch.ts';
+import { MouthCalibration } from '../../engines/motion/MouthCalibration.ts';
+import { NUM_RIG_COEFFS } from '../../engines/motion/rigBases.ts';
 import { renderRigPose, rigCoefficients, type RigPose } from '../../tools/render/renderRigPose.ts';
 import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
 import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
@@ -40,13 +44,19 @@ const OPENING_STEP = 0.05;
 /** Away from the mouth and eyes: mean absolute difference to the portrait (0-255) and share of pixels off by > 16. */
 const MAX_MEAN_DIFF = 1;
 const MAX_CHANGED_SHARE = 0.005;
+/** A slight parting, as real speakers show between open vowels (inner-lip gap / mouth width, through MouthCalibration). */
+const SLIGHT = 0.06;
 
 interface Case {
   name: string;
   reference: ReferencePortrait;
   frames: Record<Pose, RgbaImage>;
+  slight: RgbaImage;
   portrait: FaceMeasurement;
   measured: Record<Pose, FaceMeasurement>;
+  measuredSlight: FaceMeasurement;
+  /** The inner lips' y (13, 14) in the mouth frame of the detector's landmarks: the detector's, the refiner's. */
+  lips: { frame: MouthFrame; detected: [number, number]; refined: [number, number] };
 }
 
 const missing = [CORPUS, DEFAULT_MODEL_PATH, CHROMIUM].filter((p) => !existsSync(p));
@@ -57,11 +67,12 @@ const files = missing.length > 0 ? [] : [
 const cases: Case[] = [];
 let tilted: RgbaImage | undefined;
 
-function renderPoses(reference: ReferencePortrait, renderer: WarpRenderer): Record<Pose, RgbaImage> {
+function renderPoses(reference: ReferencePortrait, renderer: WarpRenderer): { frames: Record<Pose, RgbaImage>; slight: RgbaImage } {
   const rig = new FaceRig(reference.landmarks);
   const frames = {} as Record<Pose, RgbaImage>;
   for (const pose of POSE_NAMES) frames[pose] = renderRigPose(renderer, reference, rig, rigCoefficients(POSES[pose]));
-  return frames;
+  const c = new MouthCalibration(rig).coefficients(SLIGHT, 0, new Float32Array(NUM_RIG_COEFFS));
+  return { frames, slight: renderRigPose(renderer, reference, rig, c) };
 }
 
 describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? `missing ${missing.join(', ')}` : false }, () => {
@@ -69,20 +80,25 @@ describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? 
     const landmarker = new FaceLandmarker();
     const renderer = new WarpRenderer();
     const measurer = await FaceMeasurer.open();
+    const refiner = await InnerLipRefiner.create();
     try {
       const ingest = (bytes: Uint8Array) => ingestReference(bytes, { width: SIZE, height: SIZE, maxBytes: 20 << 20, maxPixels: 4e7, landmarker });
-      const rendered: Omit<Case, 'portrait' | 'measured'>[] = [];
+      const rendered: Omit<Case, 'portrait' | 'measured' | 'measuredSlight'>[] = [];
       for (const file of files) {
-        const reference = await ingest(new Uint8Array(await readFile(file)));
+        // As the server ingests: the detector's landmarks with the inner lips refined.
+        const detected = await ingest(new Uint8Array(await readFile(file)));
+        const lips = await refiner.read(detected.image, detected.landmarks);
+        const reference = { ...detected, landmarks: moveInnerLips(detected.landmarks, lips.frame, lips.detected, lips.refined) };
         await renderer.prepare(reference);
-        rendered.push({ name: basename(file).replace(/\.[^.]+$/, ''), reference, frames: renderPoses(reference, renderer) });
+        rendered.push({ name: basename(file).replace(/\.[^.]+$/, ''), reference, lips, ...renderPoses(reference, renderer) });
         renderer.release(reference.id);
       }
-      const images = rendered.flatMap((c) => [c.reference.image, ...POSE_NAMES.map((p) => c.frames[p])]);
+      const images = rendered.flatMap((c) => [c.reference.image, ...POSE_NAMES.map((p) => c.frames[p]), c.slight]);
       const m = await measurer.measure(images);
       rendered.forEach((c, i) => {
-        const k = i * (1 + POSE_NAMES.length);
-        cases.push({ ...c, portrait: m[k]!, measured: Object.fromEntries(POSE_NAMES.map((p, j) => [p, m[k + 1 + j]!])) as Record<Pose, FaceMeasurement> });
+        const k = i * (2 + POSE_NAMES.length);
+        const measured = Object.fromEntries(POSE_NAMES.map((p, j) => [p, m[k + 1 + j]!])) as Record<Pose, FaceMeasurement>;
+        cases.push({ ...c, portrait: m[k]!, measured, measuredSlight: m[k + 1 + POSE_NAMES.length]! });
       });
       // A portrait with its head tilted 25 degrees, cropped so that its corners are all picture.
       const { data, info } = await sharp(join(ROOT, 'assets/portraits/astronaut.png')).rotate(25, { background: '#000' }).toBuffer({ resolveWithObject: true });
@@ -90,10 +106,10 @@ describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? 
       const bytes = await sharp(data).extract({ left: Math.round((info.width - side) / 2), top: Math.round((info.height - side) / 2), width: side, height: side }).png().toBuffer();
       tilted = (await ingest(new Uint8Array(bytes))).image;
     } finally {
-      await Promise.all([landmarker.close(), measurer.close(), renderer.dispose()]);
+      await Promise.all([landmarker.close(), measurer.close(), renderer.dispose(), refiner.dispose()]);
     }
     for (const c of cases) {
-      console.log(`${c.name.padEnd(24)} opening portrait ${c.portrait.opening.toFixed(3)} ${POSE_NAMES.map((p) => `${p} ${c.measured[p].opening.toFixed(3)}`).join(' ')}`);
+      console.log(`${c.name.padEnd(24)} opening portrait ${c.portrait.opening.toFixed(3)} ${POSE_NAMES.map((p) => `${p} ${c.measured[p].opening.toFixed(3)}`).join(' ')} slight ${c.measuredSlight.opening.toFixed(3)}`);
     }
   }, { timeout: 300_000 });
 
@@ -106,6 +122,36 @@ describe('warp renderer on a corpus of portraits', { skip: missing.length > 0 ? 
   test('the measured mouth opening grows from closed to half-open to wide-open on every portrait', () => {
     const flat = cases.filter((c) => !(c.measured.half.opening > c.measured.closed.opening + OPENING_STEP && c.measured.wide.opening > c.measured.half.opening + OPENING_STEP));
     assert.deepEqual(flat.map((c) => `${c.name}: ${POSE_NAMES.map((p) => c.measured[p].opening.toFixed(3)).join(' < ')}`), []);
+  });
+
+  test('lips that meet in the portrait part visibly at a slight opening on most portraits', () => {
+    // The synthetic interior used to wait until the lips were further apart than the detector's reading of the
+    // portrait's gap (on closed lips that is lip and seam), and a curved (smiling) mouth's gap was shaded as lip: at
+    // this command 4 of 11 closed-lip portraits measured more than half of it, median growth 0.014. Under a moustache,
+    // on the statue and on the painting the landmarker reads little of what is drawn; the detector's overreading of
+    // edtalk_identity_source's gap still delays its opening.
+    const closedLips = cases.filter((c) => c.portrait.opening < 0.05);
+    assert.ok(closedLips.length >= 8, `portraits with closed lips: ${closedLips.length}`);
+    const growth = closedLips.map((c) => c.measuredSlight.opening - c.measured.closed.opening).sort((a, b) => a - b);
+    const parted = growth.filter((g) => g > SLIGHT / 2).length;
+    const median = growth[Math.floor(growth.length / 2)]!;
+    const detail = closedLips.map((c) => `${c.name} ${c.measured.closed.opening.toFixed(3)} -> ${c.measuredSlight.opening.toFixed(3)}`).join(', ');
+    assert.ok(parted >= 0.6 * closedLips.length, `parted on ${parted} of ${closedLips.length}: ${detail}`);
+    assert.ok(median > SLIGHT / 2, `median growth ${median.toFixed(3)}: ${detail}`);
+  });
+
+  test('the refined inner lips read the portraits\' lip gap closer to the independent landmarker than the detector does', () => {
+    // Trained on real talking video only (tools/train/train_inner_lips.py); these portraits include paintings, a
+    // statue and illustrations it never saw.
+    const rows = cases.map((c) => {
+      const mp = c.portrait.landmarks;
+      const truth = frameY(c.lips.frame, mp, 14, 3) - frameY(c.lips.frame, mp, 13, 3);
+      return { name: c.name, truth, detected: c.lips.detected[1] - c.lips.detected[0], refined: c.lips.refined[1] - c.lips.refined[0] };
+    });
+    const rms = (k: 'detected' | 'refined'): number => Math.sqrt(rows.reduce((s, r) => s + (r[k] - r.truth) ** 2, 0) / rows.length);
+    const detail = rows.map((r) => `${r.name} ${r.truth.toFixed(3)}: ${r.detected.toFixed(3)} -> ${r.refined.toFixed(3)}`).join(', ');
+    console.log(`lip gap vs MediaPipe, rms: detector ${rms('detected').toFixed(4)}, refined ${rms('refined').toFixed(4)}; ${detail}`);
+    assert.ok(rms('refined') < rms('detected'), detail);
   });
 
   test('the mouth closes at rest on every portrait, open-mouth ones included', () => {

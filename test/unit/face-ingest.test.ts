@@ -121,6 +121,27 @@ describe('ReferenceCache', { timeout: TIMEOUT }, () => {
     }
   });
 
+  test('a cache that refines the lips re-ingests entries stored without it, and refines what it ingests', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'refcache-'));
+    try {
+      const bytes = new Uint8Array(await readFile(PORTRAIT));
+      const plain = await new ReferenceCache({ ...options, diskDir: dir }).getOrIngest(bytes);
+      let refined = 0;
+      // A stand-in refiner that lowers every landmark's y by 1 px: enough to tell refined landmarks apart.
+      const lipRefiner = { refine: async (_image: unknown, lm: Float32Array) => (refined++, Float32Array.from(lm, (v, i) => (i % 2 ? v + 1 : v))) };
+      const refining = new ReferenceCache({ ...options, diskDir: dir, lipRefiner });
+      const again = await refining.getOrIngest(bytes);
+      assert.equal(refining.detectorRuns, 1, 'stored without refined lips: ingested again');
+      assert.equal(refined, 1);
+      assert.equal(again.landmarks[1], plain.landmarks[1]! + 1);
+      const restarted = new ReferenceCache({ ...options, diskDir: dir, lipRefiner });
+      assert.equal((await restarted.getOrIngest(bytes)).landmarks[1], again.landmarks[1]);
+      assert.equal(restarted.detectorRuns, 0, 'stored with refined lips: a hit');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('malformed ids are refused without touching the disk', async () => {
     const cache = new ReferenceCache({ ...options, diskDir: '/nonexistent' });
     assert.equal(isReferenceId('../../etc/passwd'), false);

@@ -6,6 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference } from '../../engines/face/ingestReference.ts';
+import { lazyInnerLipRefiner } from '../../engines/face/InnerLipRefiner.ts';
 import { ReferenceRejectedError } from '../../engines/face/ReferenceRejectedError.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import { createRenderEngine } from '../../engines/render/createRenderEngine.ts';
@@ -163,7 +164,7 @@ async function readPortrait(path: string, size: number): Promise<ReferencePortra
   const bytes = await readInput(path, 'portrait');
   const landmarker = new FaceLandmarker();
   try {
-    return await ingestReference(bytes, { width: size, height: size, maxBytes: MAX_IMAGE_BYTES, maxPixels: MAX_IMAGE_PIXELS, landmarker });
+    return await ingestReference(bytes, { width: size, height: size, maxBytes: MAX_IMAGE_BYTES, maxPixels: MAX_IMAGE_PIXELS, landmarker, lipRefiner: lazyInnerLipRefiner() });
   } catch (err) {
     if (err instanceof ReferenceRejectedError) throw new RenderInputError(`portrait rejected (${err.code}): ${err.message} [portrait:${path}]`);
     throw err;

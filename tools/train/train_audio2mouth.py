@@ -76,7 +76,7 @@ def load_clip(clip):
     idx = np.arange(n)[:, None] * step + np.arange(-PAST, FUTURE + 1)[None, :]
     idx = np.clip(idx, 0, feats.shape[0] - 1)
     x = feats[idx]  # [n, WINDOW, dim]
-    return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules}
+    return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules, 'activity': feats[:, 80]}
 
 
 class Audio2Mouth(nn.Module):
@@ -177,10 +177,21 @@ class Ensemble(nn.Module):
         return torch.stack([m(window) for m in self.models]).mean(0)
 
 
-def speech_gate(clip, before_ms=200):
-    """As the runtime stage (OnnxMotionStage.runMouth): the strongest speech activity from before_ms before the frame to the window's end."""
-    before = before_ms * FEATURE_RATE // 1000
-    return clip['x'][:, PAST - before:, 80].max(axis=1)
+def speech_gate(clip, hold_ms=400, close_ms=800):
+    """As the runtime stage (OnnxMotionStage.speechGate): the strongest speech activity up to the window's end, weighted
+    1 within hold_ms before the frame and falling linearly to 0 at close_ms before it."""
+    act = clip['activity']
+    step = FEATURE_RATE // FPS
+    hold, close = hold_ms * FEATURE_RATE / 1000, close_ms * FEATURE_RATE / 1000
+    out = np.zeros(len(clip['y']))
+    for k in range(len(out)):
+        c = k * step
+        lo = max(0, c - int(math.ceil(close)))
+        seg = act[lo:min(len(act), c + FUTURE + 1)]
+        age = c - np.arange(lo, lo + len(seg))
+        w = np.clip((close - age) / (close - hold), 0, 1)
+        out[k] = float((seg * w).max()) if len(seg) else 0.0
+    return out
 
 
 def predict(model, clip):
