@@ -91,6 +91,8 @@ export class WarpRenderer implements Renderer {
   private readonly curveRange = new Int32Array(4);
   private curveCx = 0;
   private curveCy = 0;
+  /** Per curve segment: a vector pointing to the mouth's side of it (set with the curve, once a frame). */
+  private readonly curveInside = new Float64Array(2 * CURVE_POINTS * 2);
   private readonly seamMid = new Float64Array(2 * 11);
   private readonly copySpan = (y: number, x0: number, x1: number): void => {
     const w = this.cur.tex.width, i0 = (y * w + x0) * 4, i1 = (y * w + x1) * 4;
@@ -391,6 +393,19 @@ export class WarpRenderer implements Renderer {
     }
     const m = 2 * (p.mesh.lipUpper.length - 2);
     this.curveCx = cx / m; this.curveCy = cy / m;
+    // Inside is toward the other lip, and toward the mouth's centroid where a segment runs along that direction (the
+    // corners). The centroid alone misjudged a curved (smiling) mouth parted a little: it lay above the upper lip's
+    // middle, so the whole gap counted as lip.
+    const ins = this.curveInside;
+    for (let chain = 0; chain < 2; chain++) {
+      const toward = chain === 0 ? -1 : 1;
+      for (let k = chain * CURVE_POINTS, end = k + CURVE_POINTS - 1; k < end; k++) {
+        const mx = (pts[2 * k]! + pts[2 * k + 2]!) / 2, my = (pts[2 * k + 1]! + pts[2 * k + 3]!) / 2;
+        const cl = Math.hypot(this.curveCx - mx, this.curveCy - my) || 1;
+        ins[2 * k] = toward * p.upX + (0.5 * (this.curveCx - mx)) / cl;
+        ins[2 * k + 1] = toward * p.upY + (0.5 * (this.curveCy - my)) / cl;
+      }
+    }
   }
 
   /** The range of curve samples near this mouth triangle's contour vertices, per chain (empty when none is on it). */
@@ -411,7 +426,7 @@ export class WarpRenderer implements Renderer {
 
   /** Signed distance (px, positive on the mouth's side) from (x, y) to an inner-lip curve near the current triangle. */
   private lipDistance(chain: number, x: number, y: number): number {
-    const upX = this.cur.upX, upY = this.cur.upY;
+    const ins = this.curveInside;
     const pts = this.curve, k0 = chain * CURVE_POINTS + this.curveRange[2 * chain]!, k1 = chain * CURVE_POINTS + this.curveRange[2 * chain + 1]!;
     if (k1 <= k0) return 1e9;
     let best = 1e18, sign = 1;
@@ -422,14 +437,7 @@ export class WarpRenderer implements Renderer {
       const ex = x - ax - u * dx, ey = y - ay - u * dy, d2 = ex * ex + ey * ey;
       if (d2 < best) {
         best = d2;
-        // Inside is toward the other lip, and toward the mouth's centroid where the segment runs along that direction
-        // (the corners). The centroid alone misjudged a curved (smiling) mouth parted a little: it lay above the upper
-        // lip's middle, so the whole gap counted as lip.
-        const mx = ax + dx / 2, my = ay + dy / 2;
-        const cl = Math.hypot(this.curveCx - mx, this.curveCy - my) || 1;
-        const toward = chain === 0 ? -1 : 1;
-        const vx = toward * upX + (0.5 * (this.curveCx - mx)) / cl, vy = toward * upY + (0.5 * (this.curveCy - my)) / cl;
-        const side = vx * dy - vy * dx, pside = (x - ax) * dy - (y - ay) * dx;
+        const side = ins[2 * k]! * dy - ins[2 * k + 1]! * dx, pside = (x - ax) * dy - (y - ay) * dx;
         sign = side * pside >= 0 ? 1 : -1;
       }
     }
