@@ -35,7 +35,9 @@ export interface AvSyncSoakOptions {
 
 /** Bursts per block the agent sends; a block is about 10 s of audio. */
 const BURSTS_PER_BLOCK = 10;
-const GAP_MS = 700;
+// Silence between syllables: the learned mouth keeps moving up to 800 ms into a pause (as real speakers' mouths do),
+// and a mouth onset counts only after 300 ms at rest.
+const GAP_MS = 1500;
 /** The agent tops the server's buffer up when it falls below this, ms. */
 const TOP_UP_BELOW_MS = 3000;
 /** Sounds this close to the newest audio wait for the next window (their mouth onset may not have arrived), ms. */

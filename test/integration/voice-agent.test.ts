@@ -15,7 +15,9 @@ import { speech48k } from '../helpers/media.ts';
 const AGENT_RATE = 24_000;
 /** Measured syllables after one warm-up (the first after a long silence opens early whatever it is; see burstSpeech.ts). */
 const BURSTS = 14;
-const GAP_MS = 700;
+// Silence between syllables: the learned mouth keeps moving up to 800 ms into a pause (as real speakers' mouths do),
+// and a mouth onset counts only after 300 ms at rest.
+const GAP_MS = 1500;
 /** Issue 12: the mouth follows the voice within these at the viewer, measured from content. */
 const MAX_MEAN_OFFSET_MS = 40;
 const MAX_P95_ABS_OFFSET_MS = 80;
