@@ -65,10 +65,10 @@ const MAX_SHIFT_CM = 10;
 // at their mean, not closed); scored leave-one-fold-out, this hold raised the correlation from 0.478 to 0.500 against a
 // 200 ms gate (tools/train/README.md).
 const GATE_HOLD_MS = 400;
-// Learned opening up to which the rules' lip press applies in full, and from which it is ignored.
+const GATE_CLOSE_MS = 800;
+// Learned opening up to which the rules' lip press applies in full, and from which it is ignored (tools/train/README.md).
 const PRESS_TRUST_OPEN = 0.2;
 const PRESS_IGNORE_OPEN = 0.4;
-const GATE_CLOSE_MS = 800;
 
 /** Streaming audio -> landmarks with ONNX Audio2Mesh and/or Audio2Pose, for one session. */
 export class OnnxMotionStage implements MotionStage {
