@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { GraphContract } from '../onnx/GraphContract.ts';
 import { loadOnnxModel, type OnnxModel } from '../onnx/OnnxModel.ts';
 import { asFloat32, float32Tensor } from '../onnx/TensorData.ts';
+import { faceTopology } from '../render/faceTopology.ts';
 import type { Landmarks2D, RgbaImage } from '../types.ts';
+import { inLandmarkPolygon, LIPS_OUTER } from '../util/landmarkPolygon.ts';
 import type { LipRefiner } from './ingestReference.ts';
 import { frameY, innerLipPatch, mouthFrame, PATCH_H, PATCH_W, type MouthFrame } from './innerLipPatch.ts';
 
@@ -25,10 +27,6 @@ export const INNER_LIPS_CONTRACT: GraphContract = Object.freeze({
   outputs: [{ name: 'lips', dtype: ['float32'], dims: [{ size: 'batch' }, 2], doc: 'refined y of 13 and 14' }],
 }) as GraphContract;
 
-const UPPER = [191, 80, 81, 82, 13, 312, 311, 310, 415];
-const LOWER = [95, 88, 178, 87, 14, 317, 402, 318, 324];
-/** Outer lip contour, corner 61 over the upper lip to 291 and back along the lower lip. */
-const OUTER = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146];
 /** Largest move of either lip, mouth widths: a correction, not a new face. */
 const MAX_SHIFT = 0.15;
 
@@ -84,26 +82,19 @@ export function moveInnerLips(landmarks: Landmarks2D, f: MouthFrame, detected: [
     out[2 * i] = out[2 * i]! + d * f.width * f.vx;
     out[2 * i + 1] = out[2 * i + 1]! + d * f.width * f.vy;
   };
-  const inner = new Set([...UPPER, ...LOWER]);
-  for (const i of UPPER) move(i, up * across(i));
-  for (const i of LOWER) move(i, low * across(i));
+  // The inner lip chains without their corners (78, 308), which stay.
+  const { innerLipUpper, innerLipLower } = faceTopology();
+  const upper = innerLipUpper.slice(1, -1), lower = innerLipLower.slice(1, -1);
+  const inner = new Set([...upper, ...lower]);
+  for (const i of upper) move(i, up * across(i));
+  for (const i of lower) move(i, low * across(i));
   for (let i = 0; i < n; i++) {
-    if (inner.has(i) || OUTER.includes(i) || !insideOuterLips(landmarks, i)) continue;
+    if (inner.has(i) || LIPS_OUTER.includes(i) || !inLandmarkPolygon(landmarks[2 * i]!, landmarks[2 * i + 1]!, landmarks, LIPS_OUTER)) continue;
     const yi = y(i);
     if (yi < mid) move(i, up * across(i) * clamp01((yi - yOuterUp) / Math.max(1e-6, yUp - yOuterUp)));
     else move(i, low * across(i) * clamp01((yOuterLow - yi) / Math.max(1e-6, yOuterLow - yLow)));
   }
   return out;
-}
-
-function insideOuterLips(lm: Landmarks2D, i: number): boolean {
-  const px = lm[2 * i]!, py = lm[2 * i + 1]!;
-  let inside = false;
-  for (let a = 0, b = OUTER.length - 1; a < OUTER.length; b = a++) {
-    const xa = lm[2 * OUTER[a]!]!, ya = lm[2 * OUTER[a]! + 1]!, xb = lm[2 * OUTER[b]!]!, yb = lm[2 * OUTER[b]! + 1]!;
-    if (ya > py !== yb > py && px < ((xb - xa) * (py - ya)) / (yb - ya) + xa) inside = !inside;
-  }
-  return inside;
 }
 
 function clampShift(v: number): number {

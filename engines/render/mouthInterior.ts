@@ -1,4 +1,5 @@
 import type { Landmarks2D, RgbaImage } from '../types.ts';
+import { inLandmarkPolygon, LIPS_OUTER } from '../util/landmarkPolygon.ts';
 import type { WarpMesh } from './warpMesh.ts';
 
 /** Cheek and chin landmarks whose neighbourhood gives the skin tone that lights the mouth interior. */
@@ -124,8 +125,6 @@ function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-/** Outer lip contour (MediaPipe ids), corner 61 over the upper lip to corner 291, then back along the lower lip. */
-const OUTER_LIPS = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146];
 
 /** Mean gap of the middle inner-lip columns, as a fraction of the inner mouth width, from which the lips count as apart. */
 const MIN_OPENING = 0.05;
@@ -139,14 +138,6 @@ export interface SealedLips {
   data: Uint8Array;
 }
 
-function inPolygon(x: number, y: number, xy: ArrayLike<number>, ids: number[]): boolean {
-  let inside = false;
-  for (let i = 0, j = ids.length - 1; i < ids.length; j = i++) {
-    const xi = xy[2 * ids[i]!]!, yi = xy[2 * ids[i]! + 1]!, xj = xy[2 * ids[j]!]!, yj = xy[2 * ids[j]! + 1]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
 
 /**
  * The reference's lips as they look closed: its lip opening (teeth, cavity) and the dark mouth-corner
@@ -165,7 +156,7 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   if (sumGap / (lipUpper.length - 4) < Math.max(2.5, MIN_OPENING * mouthWidth)) return undefined;
   const inner = [...lipUpper, ...lipLower.slice(1, -1).reverse()];
   let bx0 = Infinity, by0 = Infinity, bx1 = -Infinity, by1 = -Infinity;
-  for (const id of OUTER_LIPS) {
+  for (const id of LIPS_OUTER) {
     bx0 = Math.min(bx0, xy[2 * id]!); bx1 = Math.max(bx1, xy[2 * id]!);
     by0 = Math.min(by0, xy[2 * id + 1]!); by1 = Math.max(by1, xy[2 * id + 1]!);
   }
@@ -185,9 +176,9 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const px = x0 + x + 0.5, py = y0 + y + 0.5;
-      const lip = inPolygon(px, py, xy, OUTER_LIPS);
+      const lip = inLandmarkPolygon(px, py, xy, LIPS_OUTER);
       if (lip) lips.push(luma(((y0 + y) * W + x0 + x) * 4));
-      if (inPolygon(px, py, xy, inner)) region[y * w + x] = 2;
+      if (inLandmarkPolygon(px, py, xy, inner)) region[y * w + x] = 2;
       else if (corners.some((id) => Math.hypot(px - xy[2 * id]!, py - xy[2 * id + 1]!) < cornerR)) region[y * w + x] = 1;
       else if (lip) region[y * w + x] = 3;
     }

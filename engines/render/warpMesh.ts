@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import Delaunator from 'delaunator';
 import { NUM_LANDMARKS, type Landmarks2D } from '../types.ts';
+import { inLandmarkPolygon } from '../util/landmarkPolygon.ts';
 import { faceTopology } from './faceTopology.ts';
 
 // The package's "types" entry is its TypeScript source, which fails this project's strict ESM checks;
@@ -76,15 +77,6 @@ function orientStrip(tris: number[], upper: number[], lower: number[], dir: numb
     const [ax, ay] = pos.get(tris[t]!)!, [bx, by] = pos.get(tris[t + 1]!)!, [cx, cy] = pos.get(tris[t + 2]!)!;
     if ((bx - ax) * (cy - ay) - (cx - ax) * (by - ay) < 0) [tris[t + 1], tris[t + 2]] = [tris[t + 2]!, tris[t + 1]!];
   }
-}
-
-function pointInPolygon(x: number, y: number, poly: number[], xy: Float32Array): boolean {
-  let inside = false;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const xi = xy[2 * poly[i]!]!, yi = xy[2 * poly[i]! + 1]!, xj = xy[2 * poly[j]!]!, yj = xy[2 * poly[j]! + 1]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
 }
 
 /** Area (x2, px^2) untangling grows folded and sliver triangles to, so that moderate motion does not fold them again. */
@@ -236,7 +228,7 @@ export function buildWarpMesh(landmarks: Landmarks2D, width: number, height: num
   for (let t = 0; t < del.triangles.length; t += 3) {
     const a = outerIds[del.triangles[t]!]!, b = outerIds[del.triangles[t + 1]!]!, c = outerIds[del.triangles[t + 2]!]!;
     const mx = (refXY[2 * a]! + refXY[2 * b]! + refXY[2 * c]!) / 3, my = (refXY[2 * a + 1]! + refXY[2 * b + 1]! + refXY[2 * c + 1]!) / 3;
-    if (pointInPolygon(mx, my, topo.faceOval, refXY)) continue;
+    if (inLandmarkPolygon(mx, my, refXY, topo.faceOval)) continue;
     if (area2(refXY, a, b, c) < 0) outer.push(a, c, b);
     else outer.push(a, b, c);
   }

@@ -20,9 +20,10 @@
  * max(MIN_EXCESS_PX, MIN_EXCESS_OF_MOUTH_AREA x mouth width^2).
  */
 import type { FaceMeasurement } from '../measure/FaceMeasurer.ts';
+import { LIPS_OUTER } from '../../engines/util/landmarkPolygon.ts';
 
 /** MediaPipe outer-lip contour, in order around the mouth. */
-export const LIPS_OUTER: readonly number[] = [61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146];
+export { LIPS_OUTER };
 /** MediaPipe face oval, in order. */
 export const FACE_OVAL: readonly number[] = [
   10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234,

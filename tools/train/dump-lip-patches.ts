@@ -18,7 +18,7 @@ const stride = Number(values.stride), max = Number(values.max);
 await mkdir(values.out!, { recursive: true });
 const measurer = await FaceMeasurer.open();
 const landmarker = new FaceLandmarker();
-const rows: { clip: string; frame: number; human: [number, number]; truth: [number, number]; humanOpening: number; truthOpening: number }[] = [];
+const rows: { clip: string; frame: number; human: [number, number]; truth: [number, number] }[] = [];
 const patches: Float32Array[] = [];
 for (const clip of await listClips()) {
   const { width, height } = await probeVideo(clipPath(clip));
@@ -39,8 +39,6 @@ for (const clip of await listClips()) {
       clip, frame: k,
       human: [frameY(fr, portrait.landmarks, 13), frameY(fr, portrait.landmarks, 14)],
       truth: [frameY(fr, m.landmarks, 13, 3), frameY(fr, m.landmarks, 14, 3)],
-      humanOpening: (frameY(fr, portrait.landmarks, 14) - frameY(fr, portrait.landmarks, 13)),
-      truthOpening: m.opening,
     });
   }
   console.log(`${clip}: ${rows.length} samples so far`);
