@@ -218,9 +218,9 @@ await writeFile(outPath, `${JSON.stringify(report, (_k, v: unknown) => (typeof v
 
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '  - ');
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(100 * x)}%` : '-');
-const header = `${'case'.padEnd(42)} ${'frames'.padStart(6)}  r0    r   lagms  amp   p95  closed o/t  found paint`;
+const header = `${'case'.padEnd(42)} ${'frames'.padStart(6)}  r0    r   lagms  amp   p95  closed o/t  found paint rendr`;
 const row = (name: string, frames: string, s: Record<keyof CaseScores, number>): string =>
-  `${name.padEnd(42)} ${frames.padStart(6)} ${f2(s.r0).padStart(5)} ${f2(s.r).padStart(5)} ${(Number.isFinite(s.lagMs) ? s.lagMs.toFixed(0) : '-').padStart(5)} ${f2(s.ampRatio).padStart(5)} ${f2(s.p95Ratio).padStart(5)} ${pct(s.closedOurs).padStart(5)}/${pct(s.closedTruth).padEnd(5)} ${pct(s.foundOurs).padStart(5)} ${pct(s.paintShare).padStart(5)}`;
+  `${name.padEnd(42)} ${frames.padStart(6)} ${f2(s.r0).padStart(5)} ${f2(s.r).padStart(5)} ${(Number.isFinite(s.lagMs) ? s.lagMs.toFixed(0) : '-').padStart(5)} ${f2(s.ampRatio).padStart(5)} ${f2(s.p95Ratio).padStart(5)} ${pct(s.closedOurs).padStart(5)}/${pct(s.closedTruth).padEnd(5)} ${pct(s.foundOurs).padStart(5)} ${pct(s.paintShare).padStart(5)} ${f2(s.renderR).padStart(5)}`;
 const lines = [header];
 for (const r of results) lines.push(row(r.clip, String(r.frames), r.scores as unknown as Record<keyof CaseScores, number>));
 lines.push(row(`mean over ${summary.cases} cases`, '', summary.overall));

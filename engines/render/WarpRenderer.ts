@@ -538,9 +538,13 @@ export class WarpRenderer implements Renderer {
       // A reference whose lips (nearly) meet has no interior to warp: what the detector reads as its gap is lip and
       // seam, so the synthetic interior shows as soon as the lips part (else small openings stayed shut).
       const gapRef = p.sealed ? at[6]! + at[7]! * px + at[8]! * py : 0;
+      // As the lips seal, the reference's opening is repainted as lips (updateMouth), so it no longer has an interior
+      // to warp: the gap between lips that are still apart shows the synthetic interior (else a sealing portrait's
+      // small openings read as closed lips).
+      const gapOwn = gapRef * clamp01(1 - 4 * this.seal);
       // How much of the synthetic interior shows: none while the lips are no more apart than in the reference
       // (its own interior, warped), all from 2 px wider (blended between, so no seam where columns cross over).
-      const synth = clamp01((gapDst - gapRef - 0.5) / 2);
+      const synth = clamp01((gapDst - gapOwn - 0.5) / 2);
       if (synth < 1) {
         this.sample(this.u0 + this.ux * px + this.uy * py, this.v0 + this.vx * px + this.vy * py, out, o);
         // A gap squeezed well below the reference's shows the shadow between the lips, not a line of squashed teeth;
@@ -563,7 +567,7 @@ export class WarpRenderer implements Renderer {
       const lx = at[15]! + at[16]! * px + at[17]! * py, ly = at[18]! + at[19]! * px + at[20]! * py;
       // The reference's interior stays attached to the upper lip (teeth belong to the upper jaw),
       // fading out over its last 1.5 px, and as much into shadow toward the corners as the cavity.
-      const wt = clamp01((0.9 * gapRef - dUp) / 1.5);
+      const wt = clamp01((0.9 * gapOwn - dUp) / 1.5);
       if (wt > 0) {
         const t = dUp / gapRef;
         this.sample(ux + (lx - ux) * t, uy + (ly - uy) * t, tmp, 0);

@@ -128,6 +128,8 @@ function clamp01(v: number): number {
 
 /** Mean gap of the middle inner-lip columns, as a fraction of the inner mouth width, from which the lips count as apart. */
 const MIN_OPENING = 0.05;
+/** Share of the opening's pixels that must look like cavity or teeth for the reference's lips to count as apart. */
+const MIN_OPENING_SHOWN = 0.04;
 
 /** The reference's mouth region repainted as closed lips: rows y0.., columns x0.., RGBA, w x h. */
 export interface SealedLips {
@@ -169,6 +171,7 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   const luma = (o: number) => 0.299 * src[o]! + 0.587 * src[o + 1]! + 0.114 * src[o + 2]!;
   // Lip tone: the brighter half of the lip band (between the inner and outer contours).
   const lips: number[] = [];
+  const band: number[] = []; // the lips themselves (the opening left out)
   // 2: the lip opening; 1: near a mouth corner (where its shadow reaches past the landmarks); 3: the rest of the lips.
   const region = new Uint8Array(w * h);
   const cornerR = 0.08 * (bx1 - bx0) + 1.5;
@@ -177,8 +180,11 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
     for (let x = 0; x < w; x++) {
       const px = x0 + x + 0.5, py = y0 + y + 0.5;
       const lip = inLandmarkPolygon(px, py, xy, LIPS_OUTER);
-      if (lip) lips.push(luma(((y0 + y) * W + x0 + x) * 4));
-      if (inLandmarkPolygon(px, py, xy, inner)) region[y * w + x] = 2;
+      const opening = inLandmarkPolygon(px, py, xy, inner);
+      const l = luma(((y0 + y) * W + x0 + x) * 4);
+      if (lip) lips.push(l);
+      if (lip && !opening) band.push(l);
+      if (opening) region[y * w + x] = 2;
       else if (corners.some((id) => Math.hypot(px - xy[2 * id]!, py - xy[2 * id + 1]!) < cornerR)) region[y * w + x] = 1;
       else if (lip) region[y * w + x] = 3;
     }
@@ -186,6 +192,21 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   if (lips.length < 20) return undefined;
   lips.sort((a, b) => a - b);
   const lipLuma = lips[Math.floor(lips.length * 0.6)]!;
+  // An opening shows cavity or teeth. A "gap" with (nearly) neither is lip and seam that the detector read as apart
+  // (thin, low-contrast lips): the lips are closed, and the synthetic interior must show as soon as they part.
+  band.sort((a, b) => a - b);
+  const bandLuma = band.length ? band[Math.floor(band.length * 0.6)]! : lipLuma;
+  let inGap = 0, shown = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (region[y * w + x] !== 2) continue;
+      const o = ((y0 + y) * W + x0 + x) * 4, l = luma(o);
+      const chroma = Math.max(src[o]!, src[o + 1]!, src[o + 2]!) - Math.min(src[o]!, src[o + 1]!, src[o + 2]!);
+      inGap++;
+      if (l < 0.6 * bandLuma || (l > 1.15 * bandLuma && chroma < 0.35 * l)) shown++;
+    }
+  }
+  if (inGap > 0 && shown < MIN_OPENING_SHOWN * inGap) return undefined;
   // Paint over the opening, every clearly dark pixel near the corners (the corner shadows) and the lips' darkest (the
   // shadow of an opening the lip contours miss; the lips keep their own shading), 1 px dilated.
   const dark = new Uint8Array(w * h);

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { FaceLandmarker } from '../../engines/face/FaceLandmarker.ts';
 import { ingestReference, type LipRefiner } from '../../engines/face/ingestReference.ts';
 import type { MotionEngineConfig } from '../../engines/motion/createMotionStage.ts';
+import { mouthOpening } from '../../engines/motion/Audio2Landmarks.ts';
 import { AvatarPipeline } from '../../engines/pipeline.ts';
 import type { RenderEngine } from '../../engines/render/createRenderEngine.ts';
 import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
@@ -15,7 +16,7 @@ import type { FaceMeasurement, FaceMeasurer } from '../measure/FaceMeasurer.ts';
 import { clipAudio16k, clipPath, type Truth } from '../measure/truthCache.ts';
 import { readRawFrames } from '../measure/video.ts';
 import { pickFrames, type SheetColumn } from './contactSheet.ts';
-import { scoreOpenings, type OpeningScores } from './metrics.ts';
+import { pearsonValid, scoreOpenings, type OpeningScores } from './metrics.ts';
 import { paintOutsideLips } from './paintOutsideLips.ts';
 
 /**
@@ -34,6 +35,8 @@ export interface CaseScores extends OpeningScores {
   foundOurs: number;
   /** share of our frames with paint outside the lips (paintOutsideLips flagged) */
   paintShare: number;
+  /** correlation (lag 0) of our measured opening with the opening the motion stage commanded: what rendering keeps */
+  renderR: number;
 }
 
 export interface CaseResult {
@@ -54,6 +57,8 @@ export interface CaseResult {
   paintFrames: number[];
   /** our opening per frame (null = no face), for plots and reruns */
   oursOpening: (number | null)[];
+  /** the opening the motion stage commanded per frame (its landmarks' inner-lip gap / mouth width) */
+  commandedOpening: number[];
   /** render + measure loop, time the page spent measuring our frames, whole case (incl. sheet), ms */
   timing: { loopMs: number; measureMs: number; wallMs: number };
 }
@@ -105,6 +110,7 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
   const session = measurer.openVideo(fps);
   const measured: FaceMeasurement[] = [];
   const paint: ReturnType<typeof paintOutsideLips>[] = [];
+  const commanded: number[] = [];
   let batch: RgbaImage[] = [];
   let inFlight: Promise<void> = Promise.resolve();
   let measureMs = 0;
@@ -126,7 +132,8 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
   };
   const loopStarted = performance.now();
   try {
-    await runFrameLoop(pipeline, await clipAudio16k(truth.clip), n, async (image, _motion, index) => {
+    await runFrameLoop(pipeline, await clipAudio16k(truth.clip), n, async (image, motion, index) => {
+      commanded.push(mouthOpening(motion.landmarks));
       const copy: RgbaImage = { width: image.width, height: image.height, data: Uint8Array.from(image.data) };
       if (picks.includes(index)) kept.set(index, copy);
       batch.push(copy);
@@ -146,6 +153,7 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
     ...opening,
     foundOurs: measured.filter((m) => m.found).length / Math.max(1, measured.length),
     paintShare: paintFrames.length / Math.max(1, paint.length),
+    renderR: pearsonValid(oursOpening, commanded),
   };
 
   const sheet: SheetColumn[] = [];
@@ -185,6 +193,7 @@ export async function runCase(o: RunCaseOptions): Promise<{ result: CaseResult; 
       paintMaxExcess: paint.reduce((m, p) => Math.max(m, p.excess), 0),
       paintFrames,
       oursOpening: oursOpening.map((x) => (x === null ? null : Number(x.toFixed(5)))),
+      commandedOpening: commanded.map((x) => Number(x.toFixed(5))),
       timing: { loopMs: Math.round(loopMs), measureMs: Math.round(measureMs), wallMs: Math.round(performance.now() - started) },
     },
     sheet,
