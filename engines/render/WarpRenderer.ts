@@ -81,6 +81,8 @@ export class WarpRenderer implements Renderer {
   private readonly vtx = new Float64Array(8 * 3); // the same attributes at the triangle's 3 vertices
   private teethPx = 0;
   private seal = 0;
+  /** Share of the reference's own opening still there to warp this frame (1, falling to 0 as the seal paints it over). */
+  private ownInterior = 1;
   /** This frame's iris shift (reference px) at the middle of each eye opening; 0 keeps the portrait's gaze. */
   private gazeDx = 0;
   private gazeDy = 0;
@@ -320,6 +322,7 @@ export class WarpRenderer implements Renderer {
     for (let i = 0; i < lipUpper.length; i++) { sumDst += p.gapDst[i]!; sumRef += p.gapRef[i]!; }
     const seal = p.sealed && sumRef > 0 ? clamp01((SEAL_OPEN - sumDst / sumRef) / (SEAL_OPEN - SEAL_SHUT)) : 0;
     this.seal = seal;
+    this.ownInterior = clamp01(1 - 4 * seal);
     if (p.sealed && (Math.abs(seal - p.sealApplied) > 1 / 64 || (seal !== p.sealApplied && (seal === 0 || seal === 1)))) {
       const { x0, y0, w, h, data } = p.sealed, src = p.reference.image.data, dst = p.tex.data, W = p.tex.width;
       for (let y = 0; y < h; y++) {
@@ -541,7 +544,7 @@ export class WarpRenderer implements Renderer {
       // As the lips seal, the reference's opening is repainted as lips (updateMouth), so it no longer has an interior
       // to warp: the gap between lips that are still apart shows the synthetic interior (else a sealing portrait's
       // small openings read as closed lips).
-      const gapOwn = gapRef * clamp01(1 - 4 * this.seal);
+      const gapOwn = gapRef * this.ownInterior;
       // How much of the synthetic interior shows: none while the lips are no more apart than in the reference
       // (its own interior, warped), all from 2 px wider (blended between, so no seam where columns cross over).
       const synth = clamp01((gapDst - gapOwn - 0.5) / 2);

@@ -6,6 +6,7 @@ import { ingestReference } from '../../engines/face/ingestReference.ts';
 import { FaceRig, NEUTRAL_POSE } from '../../engines/motion/FaceRig.ts';
 import { MouthCalibration } from '../../engines/motion/MouthCalibration.ts';
 import { NUM_RIG_COEFFS } from '../../engines/motion/rigBases.ts';
+import { faceTopology } from '../../engines/render/faceTopology.ts';
 import { sealedLips } from '../../engines/render/mouthInterior.ts';
 import { buildWarpMesh } from '../../engines/render/warpMesh.ts';
 import { WarpRenderer } from '../../engines/render/WarpRenderer.ts';
@@ -13,8 +14,7 @@ import type { ReferencePortrait, RgbaImage } from '../../engines/types.ts';
 import { inLandmarkPolygon, LIPS_OUTER } from '../../engines/util/landmarkPolygon.ts';
 
 const PORTRAIT = new URL('../../assets/portraits/astronaut.png', import.meta.url);
-const INNER_UPPER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308];
-const INNER_LOWER = [78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308];
+const { innerLipUpper: INNER_UPPER, innerLipLower: INNER_LOWER } = faceTopology();
 const INNER = [...INNER_UPPER, ...INNER_LOWER.slice(1, -1).reverse()];
 
 let base: ReferencePortrait;
