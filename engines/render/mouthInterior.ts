@@ -169,9 +169,11 @@ export function sealedLips(image: RgbaImage, mesh: WarpMesh): SealedLips | undef
   if (w < 4 || h < 4) return undefined;
   const src = image.data, W = image.width;
   const luma = (o: number) => 0.299 * src[o]! + 0.587 * src[o + 1]! + 0.114 * src[o + 2]!;
-  // Lip tone: the brighter half of the lip band (between the inner and outer contours).
+  // Lip tone of the repaint thresholds below: a bright percentile of everything inside the outer lip contour (the
+  // opening included, as they were tuned). The opening test needs the tone of the lips alone (`band`): an opening
+  // judged against a tone that contains it would pass itself.
   const lips: number[] = [];
-  const band: number[] = []; // the lips themselves (the opening left out)
+  const band: number[] = [];
   // 2: the lip opening; 1: near a mouth corner (where its shadow reaches past the landmarks); 3: the rest of the lips.
   const region = new Uint8Array(w * h);
   const cornerR = 0.08 * (bx1 - bx0) + 1.5;

@@ -80,13 +80,26 @@ def load_clip(clip):
     return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules, 'activity': feats[:, 80]}
 
 
-class Audio2Mouth(nn.Module):
-    """Feature window [B, W, D] -> [opening, widthLog] [B, 2]; input normalisation baked in."""
+class MouthNet(nn.Module):
+    """Feature window [B, W, D] -> [opening, widthLog] [B, 2], input normalisation baked in; subclasses map the
+    normalised window [B, D, W] to the two raw outputs."""
 
-    def __init__(self, dim, mean, std, hidden=64, dropout=0.3):
+    def __init__(self, mean, std):
         super().__init__()
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32))
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32))
+
+    def forward(self, window):
+        y = self.raw(((window - self.mean) / self.std).transpose(1, 2))
+        # Opening is never negative; widthLog is free.
+        return torch.cat([nn.functional.softplus(y[:, :1] * 4) / 4, y[:, 1:]], dim=1)
+
+
+class Audio2Mouth(MouthNet):
+    """Three strided convolutions and a head on their flattened output."""
+
+    def __init__(self, dim, mean, std, hidden=64, dropout=0.3):
+        super().__init__(mean, std)
         self.conv = nn.Sequential(
             nn.Conv1d(dim, hidden, 5, stride=2, padding=2), nn.GELU(),
             nn.Conv1d(hidden, hidden, 5, stride=2, padding=2), nn.GELU(),
@@ -98,37 +111,28 @@ class Audio2Mouth(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.head = nn.Sequential(nn.Linear(hidden * t, 64), nn.GELU(), nn.Linear(64, 2))
 
-    def forward(self, window):
-        x = (window - self.mean) / self.std
-        x = self.conv(x.transpose(1, 2))
-        x = self.drop(x.flatten(1))
-        y = self.head(x)
-        # Opening is never negative; widthLog is free.
-        return torch.cat([nn.functional.softplus(y[:, :1] * 4) / 4, y[:, 1:]], dim=1)
+    def raw(self, x):
+        return self.head(self.drop(self.conv(x).flatten(1)))
 
 
-class Audio2MouthTCN(nn.Module):
-    """The same contract as Audio2Mouth, another architecture (its errors differ, so the two average well): a strided
-    input convolution, four residual dilated convolutions (together they see the whole 0.41 s window), and a head on
-    the frame's own time step and the window's mean."""
+class Audio2MouthTCN(MouthNet):
+    """Another architecture (its errors differ from Audio2Mouth's, so the two average well): a strided input
+    convolution, four residual dilated convolutions (together they see the whole 0.41 s window), and a head on the
+    frame's own time step and the window's mean."""
 
     def __init__(self, dim, mean, std, hidden=32, dropout=0.3):
-        super().__init__()
-        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32))
-        self.register_buffer('std', torch.tensor(std, dtype=torch.float32))
+        super().__init__(mean, std)
         self.inp = nn.Conv1d(dim, hidden, 3, stride=2, padding=1)
         self.blocks = nn.ModuleList([nn.Conv1d(hidden, hidden, 3, dilation=d, padding=d) for d in (1, 2, 4, 8)])
         self.centre = PAST // 2
         self.drop = nn.Dropout(dropout)
         self.head = nn.Sequential(nn.Linear(2 * hidden, 64), nn.GELU(), nn.Linear(64, 2))
 
-    def forward(self, window):
-        x = (window - self.mean) / self.std
-        x = nn.functional.gelu(self.inp(x.transpose(1, 2)))
+    def raw(self, x):
+        x = nn.functional.gelu(self.inp(x))
         for block in self.blocks:
             x = x + nn.functional.gelu(block(x))
-        y = self.head(self.drop(torch.cat([x[:, :, self.centre], x.mean(2)], 1)))
-        return torch.cat([nn.functional.softplus(y[:, :1] * 4) / 4, y[:, 1:]], dim=1)
+        return self.head(self.drop(torch.cat([x[:, :, self.centre], x.mean(2)], 1)))
 
 
 def fit(clips, epochs, seed=0, log=False, arch=Audio2Mouth):
