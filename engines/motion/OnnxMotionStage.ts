@@ -70,9 +70,9 @@ const GATE_CLOSE_MS = 800;
 const PRESS_TRUST_OPEN = 0.2;
 const PRESS_IGNORE_OPEN = 0.4;
 // How far the rules' press closes the learned mouth. On real speech its cues often fire where the speaker's lips are
-// apart (a stop's silence and a nasal murmur look alike to it). With the time-aligned model, 0.6: held-out correlation
-// with real speakers 0.504 (commanded geometry; 0.497 at 0.7, 0.508 without the press) while 41 % of /p b m/ frames
-// still close on eSpeak speech (51 % at 0.7). The trade is tabled in tools/train/README.md.
+// apart (a stop's silence and a nasal murmur look alike to it). At 0.6 the held-out correlation with real speakers is
+// 0.504 (commanded geometry; 0.500 at 0.7, 0.512 without the press) while 41 % of /p b m/ frames still close on eSpeak
+// speech (51 % at 0.7). The trade is tabled in tools/train/README.md.
 const PRESS_SCALE = 0.6;
 
 /** Streaming audio -> landmarks with ONNX Audio2Mesh and/or Audio2Pose, for one session. */

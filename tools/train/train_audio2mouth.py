@@ -10,7 +10,8 @@ Inputs (made by the TypeScript tools, see tools/train/README.md):
 Targets per video frame k (time k * 40 ms): the inner-lip opening (gap 13-14 / width 61-291, the eval's measure)
 and the mouth width relative to the speaker's median (log ratio of |61-291| / |33-263| in 3D: rounding < 0 < spread).
 Model input: the window of feature frames from k*40 - PAST_MS to k*40 + FUTURE_MS (FUTURE_MS <= 107.5 keeps the
-motion stage's lookahead <= 80 ms); output [opening, widthLog].
+motion stage's lookahead <= 80 ms); output [opening, widthLog]. Each clip's targets are first moved to the corpus's median
+audio-video offset (align_clips); validation scores against the clips as they are.
 
 Usage: python3 tools/train/train_audio2mouth.py [--loso] [--folds] [--final] [--epochs N]
 Debian: apt-get install python3-torch python3-onnx python3-numpy
@@ -81,8 +82,10 @@ def load_clip(clip):
     idx = np.clip(idx, 0, feats.shape[0] - 1)
     x = feats[idx]  # [n, WINDOW, dim]
     # 'y'/'ok' are the training targets (align_clips may shift them); 'truth' is what validation scores against.
-    return {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules, 'activity': feats[:, 80],
-            'truth': np.where(ok, opening, np.nan)}
+    c = {'clip': clip, 'x': x.astype(np.float32), 'y': y.astype(np.float32), 'ok': ok, 'rules': rules, 'activity': feats[:, 80],
+         'truth': np.where(ok, opening, np.nan)}
+    c['gate'] = speech_gate(c)
+    return c
 
 
 class MouthNet(nn.Module):
@@ -245,7 +248,7 @@ def align_clips(clips, epochs, hidden):
         model = fit_ensemble(pool, epochs, members=(OPTS['sync_members'], OPTS['sync_members']), sync=False)
         for c in clips:
             if group[c['clip']] == g:
-                lags[c['clip']] = subframe_lag_ms(predict(model, c)[:, 0] * speech_gate(c), c['truth'], SYNC_MAX_LAG)
+                lags[c['clip']] = subframe_lag_ms(predict(model, c)[:, 0] * c['gate'], c['truth'], SYNC_MAX_LAG)
     known = [v for v in lags.values() if v is not None]
     if not known:
         return clips
@@ -390,7 +393,7 @@ def validate(clips, speakers, cv, gain, level, epochs):
         model = fit_ensemble(train, epochs, hidden={speakers[c['clip']]['fold'] for c in test})
         # Amplitude: regression shrinks toward the mean; the stretch that restores the training set's spread.
         for c in test:
-            pred = opening_out(predict(model, c)[:, 0], gain, level) * speech_gate(c)
+            pred = opening_out(predict(model, c)[:, 0], gain, level) * c['gate']
             truth = c['truth']
             row = {"clip": c["clip"], "speaker": speakers[c["clip"]]["speaker"], "learned": scores(pred, truth)}
             if c['rules'] is not None:
