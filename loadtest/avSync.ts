@@ -244,8 +244,11 @@ export function mouthOnsets(samples: readonly MouthSample[], opts: MouthOnsetOpt
 export interface RestOptions {
   /** At rest: opening at most this (e.g. rest + 5% of the open range, from mouthOpenLevels). */
   maxOpen: number;
-  /** ...and the next frame's changed share at most this (default 0.005: the mouth has stopped moving). */
+  /** ...and the next frame's changed share at most this per frame interval (default 0.005: the mouth has stopped moving). */
   maxChange?: number;
+  /** Frame interval, ms (default 40): a frame arriving after a gap (a clear's glide is sent at once, then the stream
+   * resumes at its pace) is compared with one several intervals older, over which the head has kept moving. */
+  frameMs?: number;
 }
 
 /** Rest and open levels of a mouth series (10th and 97th percentile of the opening). */
@@ -261,12 +264,13 @@ export function mouthOpenLevels(samples: readonly MouthSample[]): { rest: number
  */
 export function restFrom(samples: readonly MouthSample[], fromT: number, opts: RestOptions): number | null {
   const maxChange = opts.maxChange ?? 0.005;
+  const frameMs = opts.frameMs ?? 40;
   let settledAt: number | null = null;
   for (let i = 0; i < samples.length; i++) {
     const s = samples[i]!;
     if (s.t < fromT) continue;
     const next = samples[i + 1];
-    const atRest = s.open <= opts.maxOpen && (next === undefined || next.change <= maxChange);
+    const atRest = s.open <= opts.maxOpen && (next === undefined || next.change <= maxChange * Math.max(1, (next.t - s.t) / frameMs));
     if (!atRest) settledAt = null;
     else settledAt ??= s.t;
   }

@@ -177,6 +177,15 @@ test('restFrom: the first closed frame that the following frames no longer chang
   const stillMoving = samples.map((s) => (s.t === 120 ? { ...s, change: 0.05 } : s)); // closed, but the lips still move
   assert.equal(restFrom(stillMoving, 0, { maxOpen: 0.01 }), 120);
   assert.equal(restFrom([...samples, { t: 200, open: 0.2, change: 0.1 }], 0, { maxOpen: 0.01 }), null);
+  // A frame three intervals after the last one carries three intervals of head motion: still, per interval.
+  const gap: MouthSample[] = [
+    { t: 0, open: 0.3, change: 0.2 },
+    { t: 40, open: 0.0, change: 0.1 },
+    { t: 160, open: 0.0, change: 0.012 },
+    { t: 200, open: 0.0, change: 0.001 },
+  ];
+  assert.equal(restFrom(gap, 0, { maxOpen: 0.01 }), 40);
+  assert.equal(restFrom(gap.map((s) => (s.t === 160 ? { ...s, change: 0.05 } : s)), 0, { maxOpen: 0.01 }), 160);
 });
 
 test('pairing and statistics: each sound with the next mouth onset in the window; drift as a slope', () => {
