@@ -71,11 +71,32 @@ function insidePolygon(x: number, y: number, poly: number[]): boolean {
   return inside;
 }
 
-/** Vertices between an outer and an inner lip chain (both chains included, the 4 mouth corners excluded). */
-function lipRegion(outer: Uint16Array, inner: Uint16Array): Set<number> {
+/** Distance (cm, in the x-y projection) from vertex i to the nearest segment of a chain. */
+function chainDistance(i: number, chain: Uint16Array): number {
+  let best = Infinity;
+  for (let k = 0; k + 1 < chain.length; k++) {
+    const ax = px(chain[k]!), ay = py(chain[k]!), dx = px(chain[k + 1]!) - ax, dy = py(chain[k + 1]!) - ay;
+    const len2 = dx * dx + dy * dy;
+    const t = len2 > 0 ? Math.max(0, Math.min(1, ((px(i) - ax) * dx + (py(i) - ay) * dy) / len2)) : 0;
+    best = Math.min(best, Math.hypot(px(i) - ax - t * dx, py(i) - ay - t * dy));
+  }
+  return best;
+}
+
+/**
+ * Vertices between an outer and an inner lip chain (both chains included, the 4 mouth corners excluded), and the
+ * lip's inner surface: vertices that project into the mouth opening (the upper lip rolls in under its inner contour
+ * near the corners: 183, 42 and their mirrors), each to the nearer inner chain. Left out, those moved with the jaw
+ * like the lower lip and folded the upper lip's corners into dark spikes whenever the jaw moved far.
+ */
+function lipRegion(outer: Uint16Array, inner: Uint16Array, otherInner: Uint16Array): Set<number> {
   const poly = [...outer, ...[...inner].reverse()];
+  const opening = [...inner, ...[...otherInner].reverse()];
   const set = new Set<number>();
-  for (let i = 0; i < N; i++) if (insidePolygon(px(i), py(i), poly)) set.add(i);
+  for (let i = 0; i < N; i++) {
+    if (insidePolygon(px(i), py(i), poly)) set.add(i);
+    else if (insidePolygon(px(i), py(i), opening) && chainDistance(i, inner) < chainDistance(i, otherInner)) set.add(i);
+  }
   for (const i of [...outer, ...inner]) set.add(i);
   for (const c of CORNERS) set.delete(c);
   return set;
@@ -83,9 +104,9 @@ function lipRegion(outer: Uint16Array, inner: Uint16Array): Set<number> {
 
 const CORNERS = [61, 291, 78, 308];
 /** Upper-lip vertex ids. */
-export const UPPER_LIP: ReadonlySet<number> = lipRegion(LIP_CONTOURS.outerUpper, LIP_CONTOURS.innerUpper);
+export const UPPER_LIP: ReadonlySet<number> = lipRegion(LIP_CONTOURS.outerUpper, LIP_CONTOURS.innerUpper, LIP_CONTOURS.innerLower);
 /** Lower-lip vertex ids. */
-export const LOWER_LIP: ReadonlySet<number> = lipRegion(LIP_CONTOURS.outerLower, LIP_CONTOURS.innerLower);
+export const LOWER_LIP: ReadonlySet<number> = lipRegion(LIP_CONTOURS.outerLower, LIP_CONTOURS.innerLower, LIP_CONTOURS.innerUpper);
 const LIPS = new Set<number>([...UPPER_LIP, ...LOWER_LIP, ...CORNERS]);
 const Y_CORNER = py(61);
 const X_CORNER = px(291);

@@ -578,10 +578,11 @@ export class WarpRenderer implements Renderer {
         r += (tmp[0]! * shade - r) * wt; g += (tmp[1]! * shade - g) * wt; b += (tmp[2]! * shade - b) * wt;
       }
       // Anti-aliased, rounded lip edges: the interior starts at the smooth inner-lip curve (inside the contour polygon,
-      // so the lip colour, from the reference just outside its inner contour, fills the polygon's corners) and blends
-      // in over about a pixel.
-      const aUp = dUp > 8 ? 1 : clamp01((this.lipDistance(0, x + 0.5, y + 0.5) + 0.2) / 1.2);
-      const aLow = dLow > 8 ? 1 : clamp01((this.lipDistance(1, x + 0.5, y + 0.5) + 0.2) / 1.2);
+      // so the lip colour, from the reference just outside its inner contour, fills the polygon's corners), each pixel
+      // by the share of it past the curve. Blending from the curve inwards instead narrowed every gap by ~0.8 px, which
+      // is a third of a small opening's (0.04 of the mouth width): MediaPipe read those as closed.
+      const aUp = dUp > 8 ? 1 : clamp01(this.lipDistance(0, x + 0.5, y + 0.5) + 0.5);
+      const aLow = dLow > 8 ? 1 : clamp01(this.lipDistance(1, x + 0.5, y + 0.5) + 0.5);
       if (aUp < 1 || aLow < 1) {
         if (aUp <= aLow) this.sample(ux + upX * LIP_EDGE_PX, uy + upY * LIP_EDGE_PX, tmp, 0);
         else this.sample(lx - upX * LIP_EDGE_PX, ly - upY * LIP_EDGE_PX, tmp, 0);

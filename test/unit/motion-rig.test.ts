@@ -69,6 +69,17 @@ test('jaw open moves the lower lip and chin down, not the upper lip, eyes, brows
   for (let i = 0; i < 468; i++) if (V[3 * i + 1]! > -2) assert.equal(moved(jaw, i), 0, `vertex ${i} above the mouth moved`);
 });
 
+test('the upper lip\'s inner surface near the corners (183, 42 and mirrors) is upper lip and stays when the jaw moves', () => {
+  // In the canonical projection these roll in under the inner contour; left out of UPPER_LIP they dropped with the
+  // jaw like the lower lip and folded the lip corners into dark spikes on a wide-open portrait's closed rest.
+  const jaw = RIG_BASES[RIG.jawOpen]!;
+  for (const i of [183, 42, 407, 272]) {
+    assert.ok(UPPER_LIP.has(i) && !LOWER_LIP.has(i), `vertex ${i}`);
+    assert.equal(moved(jaw, i), 0, `vertex ${i} moved with the jaw`);
+  }
+  for (const i of [95, 88, 324, 318]) assert.ok(LOWER_LIP.has(i) && !UPPER_LIP.has(i), `vertex ${i}`);
+});
+
 test('blink moves only the eyelid above the lower lid and closes it onto the lower lid', () => {
   const left = RIG_BASES[RIG.blinkLeft]!;
   const right = RIG_BASES[RIG.blinkRight]!;

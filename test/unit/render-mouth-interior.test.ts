@@ -69,6 +69,21 @@ test('a reference "opening" that shows neither cavity nor teeth counts as closed
   assert.ok(sealedLips(paintGap(base.image, lm, [35, 20, 20]), mesh), 'dark gap');
 });
 
+test('lips read as slightly apart, with the dark seam of closed lips between them, count as closed; wider ones as an opening', () => {
+  // The detector reads closed lips as up to ~0.07 of the mouth width apart; the seam between them is dark.
+  const closed = Float32Array.from(base.landmarks);
+  INNER_UPPER.forEach((id, i) => {
+    const low = INNER_LOWER[i]!;
+    closed[2 * low] = closed[2 * id]!;
+    closed[2 * low + 1] = closed[2 * id + 1]!;
+  });
+  const dark = [35, 20, 20];
+  const slight = parted(closed, 0.075 * width);
+  assert.equal(sealedLips(paintGap(base.image, slight, dark), buildWarpMesh(slight, 512, 512)), undefined, 'gap ~0.06');
+  const apart = parted(closed, 0.12 * width);
+  assert.ok(sealedLips(paintGap(base.image, apart, dark), buildWarpMesh(apart, 512, 512)), 'gap ~0.1');
+});
+
 test('an open-mouth reference\'s lips nearly closed show a dark gap between them, not repainted lips', async () => {
   // The astronaut shows her teeth (lip gap ~0.19 of the mouth width); 0.045 is a quarter of that: the lips are sealing.
   await renderer.prepare(base);
