@@ -50,6 +50,8 @@ export interface RunningServer {
   sessions: SessionManager;
   references: ReferenceService;
   metrics: Metrics;
+  /** The HTTP server (a pool member watches its requests). */
+  http: Server;
   /** Stop admitting, end every session, stop workers, close the HTTP server. */
   close(): Promise<void>;
 }
@@ -124,6 +126,7 @@ export async function startServer(fileConfig: Config): Promise<RunningServer> {
     sessions,
     references,
     metrics,
+    http: server,
     close: () =>
       (closing ??= (async () => {
         sessions.closeAll('server shutting down');

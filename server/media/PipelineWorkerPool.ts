@@ -34,12 +34,15 @@ interface PoolWorker {
   worker: Worker;
   sessions: Map<string, PipelineHandlers>;
   ready: boolean;
+  exited: boolean;
   /** Latest render engine counters the worker reported. */
   counters: Record<string, number>;
 }
 
 /** Wait before replacing a worker that died before it was ready (e.g. its renderer could not load). */
 const RESTART_BACKOFF_MS = 1000;
+/** How long close() waits for a worker to stop on its own before terminating it anyway. */
+const STOP_TIMEOUT_MS = 5000;
 
 /** Fixed set of pipeline worker threads; sessions go to the least loaded one; crashed workers restart. */
 export class PipelineWorkerPool {
@@ -124,11 +127,38 @@ export class PipelineWorkerPool {
     for (const w of this.workers) this.send(w, { type: 'spike', ms });
   }
 
-  /** Terminate every worker. */
+  /** Stops every worker: each ends its sessions and finishes the frame in progress first (see stopWorker). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    await Promise.all(this.workers.map((w) => this.stopWorker(w)));
+  }
+
+  /**
+   * Asks a worker to stop and terminates it once it says it has: terminating a thread inside a native call (an
+   * encode, an inference) aborts the whole process. One that does not answer in STOP_TIMEOUT_MS is terminated anyway.
+   */
+  private stopWorker(pw: PoolWorker): Promise<void> {
+    const { worker } = pw;
+    if (pw.exited) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const terminate = () => {
+        clearTimeout(timer);
+        worker.terminate().then(() => resolve(), () => resolve());
+      };
+      const timer = setTimeout(() => {
+        this.log.warn({ worker: pw.index, timeoutMs: STOP_TIMEOUT_MS }, 'pipeline worker did not stop; terminating it');
+        terminate();
+      }, STOP_TIMEOUT_MS);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'stopped') terminate();
+      });
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+    });
   }
 
   private send(pw: PoolWorker, msg: ToWorker, transfer?: ArrayBuffer[]): void {
@@ -137,7 +167,7 @@ export class PipelineWorkerPool {
 
   private start(index: number): PoolWorker {
     const worker = spawnWorker(WORKER_URL, this.settings, { name: `pipeline-${index}` });
-    const pw: PoolWorker = { index, worker, sessions: new Map(), ready: false, counters: {} };
+    const pw: PoolWorker = { index, worker, sessions: new Map(), ready: false, exited: false, counters: {} };
     worker.on('message', (msg: FromWorker) => {
       if (msg.type === 'ready') {
         pw.ready = true;
@@ -147,6 +177,7 @@ export class PipelineWorkerPool {
         pw.counters = msg.counters;
         return;
       }
+      if (msg.type === 'stopped') return;
       const h = pw.sessions.get(msg.sessionId);
       if (!h) return;
       switch (msg.type) {
@@ -167,6 +198,7 @@ export class PipelineWorkerPool {
     });
     worker.on('error', (err: Error) => this.log.error({ worker: index, err: err.message }, 'pipeline worker crashed'));
     worker.on('exit', (code) => {
+      pw.exited = true;
       if (this.closed) return;
       const orphans = [...pw.sessions.values()];
       pw.sessions.clear();

@@ -40,6 +40,8 @@ export type ToWorker =
   /** Test hook: every render in this worker also burns `ms` of CPU (a noisy neighbour); 0 ends it. */
   | { type: 'spike'; ms: number }
   | { type: 'close'; sessionId: string }
+  /** End every session, let the frame in progress finish, release the engine, then answer 'stopped'. */
+  | { type: 'shutdown' }
   /** Test hook: 'stage' fails this session's next render; 'worker' kills the whole worker thread from it. */
   | { type: 'crash'; sessionId: string; mode: FaultMode };
 
@@ -66,6 +68,8 @@ export interface WorkerFrame {
 /** Messages from a pipeline worker to the main thread. */
 export type FromWorker =
   | { type: 'ready' }
+  /** After 'shutdown': nothing runs any more, so the thread can be terminated safely. */
+  | { type: 'stopped' }
   /** The worker's render engine counters (sent every few seconds when it has any). */
   | { type: 'engineCounters'; counters: Record<string, number> }
   | { type: 'opened'; sessionId: string; lookaheadMs: number; chunkFrames: number }

@@ -46,6 +46,18 @@ const sessions = new Map<string, WorkerSession>();
 let order: string[] = [];
 let cursor = 0;
 let looping = false;
+/** Resolves when the frame loop in progress ends. */
+let loopDone: Promise<void> = Promise.resolve();
+let stopping = false;
+/** Pipelines being built or disposed: model loads and releases that shutdown must let finish. */
+const inFlight = new Set<Promise<unknown>>();
+
+function track<T>(work: Promise<T>): Promise<T> {
+  inFlight.add(work);
+  const done = () => inFlight.delete(work);
+  work.then(done, done);
+  return work;
+}
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   port!.postMessage(msg, transfer ?? []);
@@ -53,24 +65,41 @@ function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
 
 function fail(s: WorkerSession, err: unknown): void {
   post({ type: 'error', sessionId: s.id, message: err instanceof Error ? err.message : String(err) });
-  closeSession(s.id);
+  void closeSession(s.id);
 }
 
-function closeSession(id: string): void {
+function closeSession(id: string): Promise<void> {
   const s = sessions.get(id);
-  if (!s) return;
+  if (!s) return Promise.resolve();
   sessions.delete(id);
   order = order.filter((x) => x !== id);
   s.encoder.close();
-  void s.pipeline?.dispose();
+  const disposed = track(s.pipeline?.dispose() ?? Promise.resolve());
   if (![...sessions.values()].some((o) => o.referenceId === s.referenceId)) {
     idlePortraits.push(s.referenceId);
     while (idlePortraits.length > IDLE_PORTRAITS) engine.release(idlePortraits.shift()!);
   }
+  return disposed;
+}
+
+/**
+ * Ends everything this thread runs, then says so. The pool terminates the thread only after that: a terminate that
+ * lands inside a native call (node-av's encoder, onnxruntime) aborts the whole process ("FATAL ERROR:
+ * Error::ThrowAsJavaScriptException napi_throw").
+ */
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  for (const id of [...sessions.keys()]) void closeSession(id);
+  await loopDone.catch(() => undefined);
+  while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  await engine.dispose().catch(() => undefined);
+  post({ type: 'stopped' });
 }
 
 async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<void> {
   const { sessionId, reference, video } = msg;
+  if (stopping) return;
   const encoder = createEncoder({
     codec: video.codec,
     width: video.width,
@@ -93,7 +122,7 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
       reference: { id: reference.id, image: { width: reference.width, height: reference.height, data: reference.rgba }, landmarks: reference.landmarks },
     });
     if (!sessions.has(sessionId)) {
-      void pipeline.dispose();
+      await track(pipeline.dispose());
       return;
     }
     s.pipeline = pipeline;
@@ -164,9 +193,14 @@ async function renderAndEncode(s: WorkerSession, pipeline: AvatarPipeline, frame
 }
 
 /** Renders queued frames of all sessions in round-robin order until no session has a full chunk waiting. */
-async function frameLoop(): Promise<void> {
-  if (looping) return;
+function frameLoop(): Promise<void> {
+  if (looping || stopping) return loopDone;
   looping = true;
+  loopDone = runFrameLoop();
+  return loopDone;
+}
+
+async function runFrameLoop(): Promise<void> {
   try {
     for (let s = nextReadySession(); s; s = nextReadySession()) {
       const pipeline = s.pipeline!;
@@ -188,7 +222,11 @@ async function frameLoop(): Promise<void> {
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'open') {
-    void openSession(msg);
+    void track(openSession(msg));
+    return;
+  }
+  if (msg.type === 'shutdown') {
+    void shutdown();
     return;
   }
   if (msg.type === 'spike') {
@@ -224,7 +262,7 @@ port.on('message', (msg: ToWorker) => {
         s.stride = Math.max(1, Math.floor(msg.stride));
         break;
       case 'close':
-        closeSession(s.id);
+        void closeSession(s.id);
         break;
       case 'crash':
         s.fault = msg.mode;

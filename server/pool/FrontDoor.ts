@@ -10,7 +10,7 @@ import { listen } from '../listen.ts';
 import { logger } from '../logger.ts';
 import { frontDoorRoute, placementOrder } from './frontDoorRoutes.ts';
 import { MediaProcess } from './MediaProcess.ts';
-import type { MemberSettings } from './poolProtocol.ts';
+import { PLACEMENT_HEADER, type MemberSettings } from './poolProtocol.ts';
 
 /** Bodies the front door holds to place a session (SDP offers, JSON); the media process checks the real limits. */
 const MAX_PLACE_BODY_BYTES = 1024 * 1024;
@@ -107,10 +107,12 @@ export async function startFrontDoor(config: Config, args: string[], size = pool
     return ready.length > 0 ? ready[nextAny++ % ready.length] : undefined;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, target: MediaProcess, body?: Buffer, retryOn503?: () => void): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, target: MediaProcess, body?: Buffer, retryOn503?: () => void, extraHeaders: Record<string, string> = {}): void => {
     const url = target.url!;
+    // Only the front door numbers placements.
+    const { [PLACEMENT_HEADER]: _, ...headers } = req.headers;
     const upstream = request(
-      { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: { ...req.headers, host: url.host, 'x-forwarded-for': req.socket.remoteAddress ?? '' } },
+      { host: url.hostname, port: url.port, method: req.method, path: req.url, headers: { ...headers, host: url.host, 'x-forwarded-for': req.socket.remoteAddress ?? '', ...extraHeaders } },
       (upRes) => {
         if (upRes.statusCode === 503 && retryOn503) {
           upRes.resume();
@@ -140,16 +142,15 @@ export async function startFrontDoor(config: Config, args: string[], size = pool
         limit: p.report?.limit,
         budgetMsPerS: p.report?.budgetMsPerS,
         usedMsPerS: p.report?.usedMsPerS,
-        placedSinceReport: p.placedSinceReport,
+        pending: (p.report?.placementsPending ?? 0) + p.placementsUnseen,
       })),
     );
     if (order.length === 0) return sendJson(res, 503, { error: 'no media process is up; retry shortly' }, { 'retry-after': '2' });
     // Try the best first; a 503 (full) moves on to the next, and the last one's answer is the client's.
     const attempt = (k: number): void => {
       const target = processes[order[k]!]!;
-      target.placedSinceReport++;
       placed.inc({ process: String(target.index) });
-      forward(req, res, target, body, k + 1 < order.length ? () => attempt(k + 1) : undefined);
+      forward(req, res, target, body, k + 1 < order.length ? () => attempt(k + 1) : undefined, { [PLACEMENT_HEADER]: String(++target.placementsSent) });
     };
     attempt(0);
   };

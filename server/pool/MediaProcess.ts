@@ -35,8 +35,8 @@ export class MediaProcess extends TypedEmitter<MediaProcessEvents> {
   /** Its internal HTTP address once up. */
   url: URL | undefined;
   report: CapacityReport | undefined;
-  /** Sessions placed here since its last report (so a burst is spread before the reports catch up). */
-  placedSinceReport = 0;
+  /** Placements forwarded to this process (its current run): numbers them, see PLACEMENT_HEADER. */
+  placementsSent = 0;
   restarts = 0;
   private child: ChildProcess | undefined;
   private startedAt = 0;
@@ -59,6 +59,11 @@ export class MediaProcess extends TypedEmitter<MediaProcessEvents> {
     return this.settings.index;
   }
 
+  /** Placements forwarded that its last report did not know of yet (so a burst is spread before the reports catch up). */
+  get placementsUnseen(): number {
+    return Math.max(0, this.placementsSent - (this.report?.placementsSeen ?? 0));
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -67,7 +72,7 @@ export class MediaProcess extends TypedEmitter<MediaProcessEvents> {
     this.state = 'starting';
     this.url = undefined;
     this.report = undefined;
-    this.placedSinceReport = 0;
+    this.placementsSent = 0;
     this.startedAt = Date.now();
     const child = fork(MAIN, this.args, {
       execArgv: loaderExecArgv(),
@@ -123,7 +128,6 @@ export class MediaProcess extends TypedEmitter<MediaProcessEvents> {
         break;
       case 'capacity':
         this.report = msg.report;
-        this.placedSinceReport = 0;
         break;
       case 'metrics':
         this.metricsWaiters.get(msg.requestId)?.(msg.metrics);

@@ -43,8 +43,8 @@ export interface PlacementCandidate {
   limit: number | undefined;
   budgetMsPerS: number | undefined;
   usedMsPerS: number | undefined;
-  /** Sessions placed since that report. */
-  placedSinceReport: number;
+  /** Placements it has not answered yet, or that its last report did not know of. */
+  pending: number;
 }
 
 /**
@@ -52,7 +52,7 @@ export interface PlacementCandidate {
  * then most free CPU budget, then the lowest index. Processes that are not up are left out.
  */
 export function placementOrder(candidates: readonly PlacementCandidate[]): number[] {
-  const free = (c: PlacementCandidate) => (c.limit ?? 1) - (c.sessions ?? 0) - c.placedSinceReport;
+  const free = (c: PlacementCandidate) => (c.limit ?? 1) - (c.sessions ?? 0) - c.pending;
   const freeBudget = (c: PlacementCandidate) => (c.budgetMsPerS !== undefined && c.budgetMsPerS >= 0 ? c.budgetMsPerS - (c.usedMsPerS ?? 0) : 0);
   return candidates
     .filter((c) => c.up)

@@ -1,7 +1,8 @@
 import { startServer } from '../app.ts';
 import type { Config } from '../config.ts';
 import { logger } from '../logger.ts';
-import { MEMBER_ENV, REPORT_INTERVAL_MS, type FromMember, type MemberSettings, type ToMember } from './poolProtocol.ts';
+import type { Server } from 'node:http';
+import { MEMBER_ENV, PLACEMENT_HEADER, REPORT_INTERVAL_MS, type FromMember, type MemberSettings, type ToMember } from './poolProtocol.ts';
 
 /** The settings of this process when the front door started it, else undefined. */
 export function memberSettings(): MemberSettings | undefined {
@@ -31,7 +32,9 @@ export async function runPoolMember(config: Config): Promise<void> {
   };
   const running = await startServer(config);
   const log = logger.child({ member: config.pool.member?.index });
-  const report = (): void => send({ type: 'capacity', report: { sessions: running.sessions.size, ...running.sessions.capacity() } });
+  const placements = watchPlacements(running.http);
+  const report = (): void =>
+    send({ type: 'capacity', report: { sessions: running.sessions.size, ...running.sessions.capacity(), placementsSeen: placements.seen, placementsPending: placements.pending } });
   const timer = setInterval(report, REPORT_INTERVAL_MS);
   timer.unref();
   process.on('message', (msg: ToMember) => {
@@ -58,4 +61,17 @@ export async function runPoolMember(config: Config): Promise<void> {
   send({ type: 'ready', url: running.url });
   report();
   log.info({ url: running.url, pid: process.pid }, 'media process ready');
+}
+
+/** Counts the placements the front door forwards here: the highest number received, and those not yet answered. */
+export function watchPlacements(http: Server): { seen: number; pending: number } {
+  const state = { seen: 0, pending: 0 };
+  http.on('request', (req, res) => {
+    const n = Number(req.headers[PLACEMENT_HEADER]);
+    if (!Number.isInteger(n) || n <= 0) return;
+    state.seen = Math.max(state.seen, n);
+    state.pending++;
+    res.once('close', () => state.pending--);
+  });
+  return state;
 }

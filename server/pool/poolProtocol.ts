@@ -21,6 +21,10 @@ export interface CapacityReport {
   cpuMsPerSessionS: number;
   budgetMsPerS: number;
   usedMsPerS: number;
+  /** The highest placement number (PLACEMENT_HEADER) this process has received. */
+  placementsSeen: number;
+  /** Placements received and not yet answered: sessions being created, not yet in `sessions`. */
+  placementsPending: number;
 }
 
 export type FromMember =
@@ -32,3 +36,9 @@ export type ToMember = { type: 'metrics'; requestId: number };
 
 export const MEMBER_ENV = 'AVATAR_POOL_MEMBER';
 export const REPORT_INTERVAL_MS = 1000;
+/**
+ * Numbers each placement the front door forwards to a process (1, 2, ...). A report names the highest one the process
+ * has received, so a report written before a placement arrived never hides that placement (a report races the HTTP
+ * request it does not yet know about).
+ */
+export const PLACEMENT_HEADER = 'x-avatar-placement';

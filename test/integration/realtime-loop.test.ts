@@ -41,9 +41,17 @@ describe('realtime loop: werift client <-> server over loopback', { timeout: 120
     return { client, events, serverStats, clientStats };
   }
 
-  test('H.264: frames of the configured size and rate; the mouth moves with speech and rests in silence; metadata on the data channel', async () => {
+  test('H.264: frames of the configured size and rate; the mouth moves with speech and rests in silence; metadata on the data channel', async (t) => {
     const audio = await speech48k({ seconds: 7, silenceAtS: SILENCE_AT_S, silenceS: SILENCE_S });
-    const { client, events, serverStats, clientStats } = await runSession('h264', audio, 7.5);
+    let run = await runSession('h264', audio, 7.5);
+    // A sender whose timer stalls past 200 ms skips that audio (as a real microphone loses it) and the server's clock
+    // runs on without it, so the speech after the stall shows earlier than this test's schedule says: run again.
+    if (run.clientStats.audioPacketsSkipped > 0) {
+      t.diagnostic(`the test's sender stalled and skipped ${run.clientStats.audioPacketsSkipped} packets; running the session again`);
+      run = await runSession('h264', audio, 7.5);
+    }
+    const { client, events, serverStats, clientStats } = run;
+    assert.equal(clientStats.audioPacketsSkipped, 0, 'the test sender kept its schedule (this machine stalled it twice)');
     assert.equal(clientStats.videoCodec?.toLowerCase(), 'video/h264');
 
     // Frame rate within 10% of config, measured on arrival after the first second.
