@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { AvatarClient, AvatarServerError, type ServerMessage } from '../../loadtest/AvatarClient.ts';
 import { startServer, type RunningServer } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
@@ -11,18 +11,29 @@ import { speech48k } from '../helpers/media.ts';
 const FPS = 25;
 const base = { server: { port: 0, host: '127.0.0.1' }, log: { level: 'warn' }, reference: { cacheDir: '' } };
 
+/** Clients not closed yet: a failed assertion must not leave one streaming (its timers keep this process alive). */
+const openClients = new Set<AvatarClient>();
+
+async function closeOpenClients(): Promise<void> {
+  const clients = [...openClients];
+  openClients.clear();
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+}
+
 async function withServer(overrides: Record<string, unknown>, fn: (s: RunningServer) => Promise<void>): Promise<void> {
   const merged = { ...base, ...overrides, server: { ...base.server, ...((overrides.server as object) ?? {}) } };
   const server = await startServer(loadConfig(undefined, merged));
   try {
     await fn(server);
   } finally {
+    await closeOpenClients();
     await server.close();
   }
 }
 
 async function connected(url: string, opts: Partial<ConstructorParameters<typeof AvatarClient>[0]> = {}): Promise<AvatarClient> {
   const c = new AvatarClient({ baseUrl: url, audio: await speech48k({ seconds: 10 }), loop: true, codec: 'both', ...opts });
+  openClients.add(c);
   await c.connect();
   await c.waitForConnected();
   await c.waitForFrames(10, 15_000);
@@ -43,6 +54,12 @@ async function rate(c: AvatarClient, ms = 2000): Promise<number> {
 }
 
 describe('hardening', { timeout: 180_000, concurrency: false }, () => {
+  const children = new Set<ChildProcess>();
+  after(async () => {
+    await closeOpenClients();
+    for (const child of children) child.kill('SIGKILL');
+  });
+
   test('admission: with the limit at 2, the third session gets 503 with Retry-After and the two keep their rate', async () => {
     await withServer({ sessions: { max: 2 } }, async (server) => {
       const a = await connected(server.url);
@@ -173,6 +190,7 @@ describe('hardening', { timeout: 180_000, concurrency: false }, () => {
       env: { ...process.env, AVATAR_CONFIG: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.add(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 300 && !out.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -200,10 +218,13 @@ describe('hardening', { timeout: 180_000, concurrency: false }, () => {
       cwd: new URL('../..', import.meta.url).pathname,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    children.add(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const hung = setTimeout(() => child.kill('SIGKILL'), 120_000);
     const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(hung);
     assert.equal(signal, null, `the process was killed by ${signal}: ${out.slice(-1500)}`);
     assert.equal(code, 0, out.slice(-1500));
     assert.match(out, new RegExp(`cycles done: ${cycles}`));
