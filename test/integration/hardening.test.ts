@@ -176,9 +176,16 @@ describe('hardening', { timeout: 180_000, concurrency: false }, () => {
     await withServer({}, async (server) => {
       const c = await connected(server.url);
       for (let i = 0; i < 300; i++) c.send({ type: 'expression', scale: 1 });
-      await new Promise((r) => setTimeout(r, 500));
-      assert.ok(server.sessions.get(c.id!).stats().controlMessagesRefused >= 200, 'most of the burst was refused');
-      assert.ok(Math.abs((await rate(c)) - FPS) <= FPS * 0.15);
+      // SCTP may spread the burst over a second or more: count once the refusals stop growing.
+      const refused = () => server.sessions.get(c.id!).stats().controlMessagesRefused;
+      for (let last = -1, k = 0; refused() !== last && k < 20; k++) {
+        last = refused();
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // The bucket holds 50 and refills 50 a second: a burst delivered within 2 s loses at least 150.
+      assert.ok(refused() >= 150, `most of the burst was refused: ${refused()} of 300`);
+      const fps = await rate(c);
+      assert.ok(Math.abs(fps - FPS) <= FPS * 0.15, `the session streams on at ${fps.toFixed(1)} fps ${JSON.stringify(c.getStats())}`);
       await c.close();
     });
   });
