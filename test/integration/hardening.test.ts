@@ -219,7 +219,7 @@ describe('hardening', { timeout: 180_000, concurrency: false }, () => {
   test('closing the server while its workers render and encode never aborts the process; every worker stops on its own', async () => {
     // Terminating a worker inside node-av's encoder or an ONNX run aborted the process (FATAL ERROR napi_throw, or
     // std::terminate from onnxruntime's binding) in roughly one close in twenty under this load, so this run catches
-    // that fault only some of the time; .scratch-free repro: `node --import tsx test/helpers/closeUnderLoad.ts 80`.
+    // that fault only some of the time. A longer run: `node --import tsx test/helpers/closeUnderLoad.ts 100`.
     const cycles = 8;
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/closeUnderLoad.ts', String(cycles)], {
       cwd: new URL('../..', import.meta.url).pathname,
