@@ -55,8 +55,11 @@ describe('presenter page', { timeout: 180_000 }, () => {
     assert.equal(await p.inputValue('#url-audio'), `${origin.replace(/^http/, 'ws')}/v1/sessions/${id}/audio`);
 
     const preview = p.frameLocator('#live-preview');
-    const frame = p.frames().find((f) => f.url().endsWith(`/view/${id}`));
-    assert.ok(frame, `no preview frame for /view/${id}: ${p.frames().map((f) => f.url()).join(', ')}`);
+    // The iframe may still be about:blank when the session box shows: its navigation follows.
+    const previewFrame = () => p.frames().find((f) => f.url().endsWith(`/view/${id}`));
+    for (let k = 0; k < 100 && !previewFrame(); k++) await new Promise((r) => setTimeout(r, 100));
+    const frame = previewFrame();
+    assert.ok(frame, `no preview frame for /view/${id} after 10 s: ${p.frames().map((f) => f.url()).join(', ')}`);
     try {
       await frame.waitForFunction("window.__viewer?.state === 'playing'", undefined, { timeout: 60_000, polling: 250 });
     } catch (error) {
