@@ -122,7 +122,7 @@ async function openSession(msg: Extract<ToWorker, { type: 'open' }>): Promise<vo
       reference: { id: reference.id, image: { width: reference.width, height: reference.height, data: reference.rgba }, landmarks: reference.landmarks },
     });
     if (!sessions.has(sessionId)) {
-      await track(pipeline.dispose());
+      await pipeline.dispose(); // openSession itself is tracked, so shutdown waits for this too
       return;
     }
     s.pipeline = pipeline;

@@ -1,7 +1,7 @@
+import type { Server } from 'node:http';
 import { startServer } from '../app.ts';
 import type { Config } from '../config.ts';
 import { logger } from '../logger.ts';
-import type { Server } from 'node:http';
 import { MEMBER_ENV, PLACEMENT_HEADER, REPORT_INTERVAL_MS, type FromMember, type MemberSettings, type ToMember } from './poolProtocol.ts';
 
 /** The settings of this process when the front door started it, else undefined. */

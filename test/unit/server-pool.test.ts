@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { loadConfig } from '../../server/config.ts';
-import { planMembers, poolSize } from '../../server/pool/FrontDoor.ts';
-import { frontDoorRoute, placementOrder, type PlacementCandidate } from '../../server/pool/frontDoorRoutes.ts';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { loadConfig } from '../../server/config.ts';
+import { logger } from '../../server/logger.ts';
+import { planMembers, poolSize } from '../../server/pool/FrontDoor.ts';
+import { frontDoorRoute, placementOrder, type PlacementCandidate } from '../../server/pool/frontDoorRoutes.ts';
 import { MediaProcess } from '../../server/pool/MediaProcess.ts';
 import { memberOverrides, watchPlacements } from '../../server/pool/poolMember.ts';
 import { PLACEMENT_HEADER, type CapacityReport } from '../../server/pool/poolProtocol.ts';
-import { logger } from '../../server/logger.ts';
 import { ownerOfSessionId, sessionIdPrefix } from '../../server/pool/sessionIds.ts';
 
 test('session ids name their media process; the front door routes every URL of a session to it', () => {
